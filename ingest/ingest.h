@@ -1,0 +1,151 @@
+/* ingest.h: the ingest stage (DESIGN.md "Data flow in a node").
+ *
+ * The gateway thread owns the ROUTER socket. It hands every frame to the
+ * decode worker chosen by the sender (the frame's ZeroMQ routing id, which
+ * a client sets to its sender name) and forwards replies from workers and
+ * acks from the store thread back to the ROUTER. Workers decode, check the
+ * sequence number (go-back-N), validate every reading and apply it to the
+ * active delta table; the ack of an applied batch is logged into that same
+ * table and sent by the store thread after the commit that holds it.
+ *
+ * Threads: ing_gateway_* on the gateway thread except new/free/stop;
+ * ing_worker_run on its own thread; ing_senders_* from any thread.
+ */
+#ifndef ING_INGEST_H
+#define ING_INGEST_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <stdatomic.h>
+
+#include "codec.h"
+#include "delta.h"
+#include "registry.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ING_EGRESS "inproc://ecoroll-egress"
+#define ING_SENDER_MAX 255 /* ZeroMQ routing ids are at most 255 bytes */
+
+/* ---- senders and their high-water marks ---- */
+
+typedef struct ing_sender {
+	uint64_t applied;	   /* last seq applied to a delta table; owner worker only */
+	_Atomic uint64_t committed; /* last seq durable in LMDB; store thread writes */
+	size_t len;
+	char name[ING_SENDER_MAX + 1];
+} ing_sender;
+
+typedef struct ing_senders ing_senders;
+int ing_senders_new(ing_senders **out);
+void ing_senders_free(ing_senders *s);
+/* Finds or creates the sender; the pointer stays valid until free. */
+ing_sender *ing_senders_get(ing_senders *s, const char *name, size_t len);
+/* Start-up: a sender recovered from LMDB at hwm. */
+int ing_senders_restore(ing_senders *s, const char *name, size_t len, uint64_t hwm);
+typedef void ing_sender_fn(void *ctx, const ing_sender *snd);
+void ing_senders_each(ing_senders *s, ing_sender_fn *fn, void *ctx);
+
+/* ---- counters ---- */
+
+enum ing_counter {
+	ING_C_FRAMES,
+	ING_C_BATCHES,
+	ING_C_READINGS,
+	ING_C_ACCEPTED,
+	ING_C_DUPLICATES,
+	ING_C_REJ_UNKNOWN_SERIES,
+	ING_C_REJ_NOT_FINITE,
+	ING_C_REJ_FUTURE_TS,
+	ING_C_REJ_ANCIENT_TS,
+	ING_C_REJ_NEGATIVE,
+	ING_C_REJ_OUT_OF_ORDER,
+	ING_C_REJ_OUT_OF_RANGE,
+	ING_C_MALFORMED,
+	ING_C_TOO_LARGE,
+	ING_C_BAD_VERSION,
+	ING_C_DENIED,
+	ING_C_GAP,
+	ING_C_DUP_BATCHES,
+	ING_C_INFLIGHT_RESENDS,
+	ING_C_HELLOS,
+	ING_C_ROLLOVERS,
+	ING_C_RESETS,
+	ING_C_SPIKES,
+	ING_C_GAPS_APPORTIONED,
+	ING_C_COUNT
+};
+const char *ing_counter_name(int c);
+
+/* One worker's counters on their own cache lines; readers sum them. */
+typedef struct ing_stats {
+	_Alignas(64) _Atomic uint64_t c[ING_C_COUNT];
+} ing_stats;
+
+/* ---- the ack log record ---- */
+
+/* Logged into the delta table with the batch's effects; the store thread
+ * persists the sender's high-water mark from it and, after the commit,
+ * marks the sender committed and sends ack to the identity. */
+#define ING_REC_ACK AGG_REC_USER
+typedef struct ing_ack_rec {
+	ing_sender *sender;
+	uint64_t seq;
+	uint32_t idlen, acklen;
+	/* then idlen bytes of identity, then acklen bytes of encoded Ack */
+} ing_ack_rec;
+
+/* ---- workers ---- */
+
+typedef struct ing_config {
+	int nworkers;
+	int utc_offset_s;
+	int64_t max_future_skew_s;
+	uint32_t max_batch_readings;
+	size_t max_frame_bytes;
+} ing_config;
+
+typedef struct ing_worker {
+	int id;
+	void *zctx;
+	const ing_config *cfg;
+	agg_core *core;
+	agg_registry *reg;
+	ing_senders *senders;
+	ing_stats *stats;
+	/* private */
+	uint32_t tag;
+	agg_series **touched;
+	size_t ntouched, captouched;
+} ing_worker;
+
+/* Runs until the gateway sends the stop marker; returns 0 or an error. */
+int ing_worker_run(ing_worker *w);
+/* The inproc endpoint of worker i. */
+void ing_worker_endpoint(int i, char *buf, size_t cap);
+
+/* ---- gateway ---- */
+
+typedef struct ing_gateway ing_gateway;
+/* Binds listen (tcp://...), the egress and the workers' endpoints. */
+int ing_gateway_new(void *zctx, const char *listen, const ing_config *cfg, ing_stats *stats,
+		    ing_gateway **out, char *err, size_t errlen);
+/* Runs until ing_gateway_stop(.., ING_STOP_EXIT). */
+int ing_gateway_run(ing_gateway *g);
+enum { ING_STOP_INPUT = 1, ING_STOP_EXIT = 2 };
+/* ING_STOP_INPUT: stop reading the ROUTER, send every worker its stop
+ * marker after the frames already queued. ING_STOP_EXIT: forward what
+ * the egress holds, then return from run. Any thread. */
+void ing_gateway_stop(ing_gateway *g, int how);
+void ing_gateway_free(ing_gateway *g);
+
+/* Encodes and sends an ack to identity over a socket whose peer forwards
+ * [identity, payload] pairs (the egress). */
+int ing_send_reply(void *sock, const void *id, size_t idlen, const uint8_t *payload, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,55 @@
+/* config.h: ecorolld's configuration, read from an INI file with inih
+ * (conf/ecoroll.ini is the annotated reference) and then overridden by
+ * command-line options. Relative paths are relative to the directory
+ * ecorolld is started in. */
+#ifndef NODE_CONFIG_H
+#define NODE_CONFIG_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NODE_PATH_MAX 1024
+
+typedef struct node_config {
+	/* [node] */
+	char role[16]; /* standalone (district and city: later) */
+	char city[64];
+	int utc_offset_s;
+	char data_dir[NODE_PATH_MAX];
+	int log_level;
+	/* [ingest] */
+	char listen[256];
+	int workers;
+	uint64_t max_frame_bytes;
+	uint32_t max_batch_readings;
+	int64_t max_future_skew_s;
+	/* [control] */
+	char control[256];
+	/* [aggregate] */
+	int flush_ms;
+	uint32_t delta_slots;
+	/* [store] */
+	uint64_t map_size_mb;
+	bool sync;
+	/* [registry] */
+	char districts[NODE_PATH_MAX], enterprises[NODE_PATH_MAX], meters[NODE_PATH_MAX], stations[NODE_PATH_MAX];
+} node_config;
+
+void node_config_defaults(node_config *c);
+/* Reads path over the current values. On error err holds "path:line: why". */
+int node_config_load(const char *path, node_config *c, char *err, size_t errlen);
+/* Sets one option as "section.key" = value (command-line overrides). */
+int node_config_set(node_config *c, const char *section, const char *key, const char *value, char *err,
+		    size_t errlen);
+/* Checks ranges and combinations; err says what is wrong. */
+int node_config_check(const node_config *c, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,335 @@
+/* control.c: the control socket (ROUTER; clients use REQ): registry
+ * imports, queries and status. Queries read LMDB in a read transaction, an
+ * MVCC snapshot that never blocks ingest. One request at a time: imports
+ * are rare and queries are short; the HTTP API will add parallel readers.
+ */
+#include "node.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define POLL_MS 100 /* how often the thread looks at its stop flag */
+#define MAX_ROWS 1000000 /* a query answer larger than this is refused */
+
+typedef struct qctx {
+	pb_row *rows;
+	size_t n, cap;
+	int carrier; /* 0: all */
+	int rc;
+} qctx;
+
+static int on_row(void *ctx, const sto_key *k, const sto_val *v)
+{
+	qctx *q = ctx;
+	int carrier = k->metric & 0xff;
+
+	if (q->carrier && carrier != q->carrier)
+		return 0;
+	if (q->n == MAX_ROWS) {
+		q->rc = ER_EFULL;
+		return 1;
+	}
+	if (q->n == q->cap) {
+		size_t cap = q->cap ? q->cap * 2 : 256;
+		pb_row *r = realloc(q->rows, cap * sizeof *r);
+		if (r == NULL) {
+			q->rc = ER_ENOMEM;
+			return 1;
+		}
+		q->rows = r;
+		q->cap = cap;
+	}
+	pb_row *r = &q->rows[q->n++];
+	r->start = k->start;
+	r->carrier = agg_carrier_name(carrier) ? agg_carrier_name(carrier) : "?";
+	r->purpose = agg_purpose_name(k->metric >> 8);
+	r->unit = agg_carrier_unit(carrier) ? agg_carrier_unit(carrier) : "";
+	r->count = v->count;
+	r->sum = v->sum;
+	r->min = v->count ? v->min : 0;
+	r->max = v->count ? v->max : 0;
+	r->coverage_s = v->coverage_s;
+	r->flags = v->flags;
+	r->members = v->members;
+	return 0;
+}
+
+/* Resolves the query's entity to (level, key); fills err otherwise. */
+static int resolve(node *n, const pb_query *q, int *level, uint64_t *key, int *carrier, char *err, size_t errlen)
+{
+	const char *code = q->entity;
+	uint64_t k = er_key(code, strlen(code));
+	int kind;
+
+	*level = q->level;
+	*key = k;
+	switch (q->level) {
+	case STO_CITY:
+		if (code[0] != 0 && strcmp(code, n->cfg.city) != 0) {
+			snprintf(err, errlen, "this node serves city '%s', not '%s'", n->cfg.city, code);
+			return ER_ENOENT;
+		}
+		*key = n->city_key;
+		return 0;
+	case STO_METER: kind = AGG_SERIES; break;
+	case STO_ENTERPRISE: kind = AGG_ENTERPRISE; break;
+	case STO_DISTRICT: kind = AGG_DISTRICT; break;
+	case STO_STATION: kind = AGG_STATION; break;
+	default: snprintf(err, errlen, "unknown level %d", q->level); return ER_EINVAL;
+	}
+	const agg_head *h = agg_registry_find(n->reg, kind, k);
+	if (h == NULL) {
+		snprintf(err, errlen, "unknown %s '%s'", sto_level_name(q->level), code);
+		return ER_ENOENT;
+	}
+	if (kind == AGG_SERIES && ((const agg_series *)h)->station != NULL) {
+		/* "S01:pm25" is the pm25 row of station S01. */
+		const agg_series *s = (const agg_series *)h;
+		*level = STO_STATION;
+		*key = s->station->h.key;
+		*carrier = s->carrier;
+	}
+	return 0;
+}
+
+static void do_query(node *n, const pb_query *q, pb_msg *reply)
+{
+	static char err[256];
+	qctx c = {0};
+	int level, rc;
+	uint64_t key;
+	sto_txn *t;
+	ck_epoch_record_t *rec = agg_core_record(n->core, AGG_REC_READER);
+
+	reply->type = PB_QUERY_REPLY;
+	pb_query_reply *r = &reply->u.query_reply;
+	r->entity = q->entity;
+	r->level = q->level;
+	r->resolution = q->resolution;
+	r->utc_offset_s = n->cfg.utc_offset_s;
+	if (q->resolution < ER_RES_HOUR || q->resolution > ER_RES_YEAR) {
+		snprintf(err, sizeof err, "unknown resolution %d", q->resolution);
+		r->error = err;
+		return;
+	}
+	if (q->carrier[0] != 0 && (c.carrier = agg_carrier_parse(q->carrier)) == 0) {
+		snprintf(err, sizeof err, "unknown carrier '%s'", q->carrier);
+		r->error = err;
+		return;
+	}
+	ck_epoch_begin(rec, NULL);
+	rc = resolve(n, q, &level, &key, &c.carrier, err, sizeof err);
+	ck_epoch_end(rec, NULL);
+	if (rc != 0) {
+		r->error = err;
+		return;
+	}
+	if ((rc = sto_read_begin(n->store, &t)) != 0) {
+		snprintf(err, sizeof err, "store: %s", er_strerror(rc));
+		r->error = err;
+		return;
+	}
+	rc = sto_rollup_scan(t, level, key, q->resolution, q->from, q->to, on_row, &c);
+	sto_abort(t);
+	if (rc != 0 || c.rc != 0) {
+		snprintf(err, sizeof err, "%s", c.rc == ER_EFULL ? "more than 1,000,000 rows: narrow the range"
+								 : er_strerror(c.rc ? c.rc : rc));
+		r->error = err;
+		free(c.rows);
+		return;
+	}
+	r->ok = true;
+	r->rows = c.rows;
+	r->nrows = c.n;
+}
+
+/* res and *names stay the caller's until the reply is encoded. */
+static void do_import(node *n, const pb_registry_import *in, pb_msg *reply, agg_import_result *resp,
+		      char **namesp, const char **why)
+{
+	agg_import imp = {0};
+	agg_import_result res;
+	char *names = strdup(in->origin ? in->origin : ""), *save = NULL, *tok;
+	static const char *dflt[AGG_F_COUNT] = {"districts.csv", "enterprises.csv", "meters.csv", "stations.csv"};
+
+	imp.text[AGG_F_DISTRICTS] = in->districts_csv;
+	imp.text[AGG_F_ENTERPRISES] = in->enterprises_csv;
+	imp.text[AGG_F_METERS] = in->meters_csv;
+	imp.text[AGG_F_STATIONS] = in->stations_csv;
+	/* origin: the four file names joined by ';', in the files' order */
+	tok = names ? strtok_r(names, ";", &save) : NULL;
+	for (int f = 0; f < AGG_F_COUNT; f++) {
+		imp.name[f] = tok && tok[0] ? tok : dflt[f];
+		tok = tok ? strtok_r(NULL, ";", &save) : NULL;
+	}
+	int rc = node_registry_import(n, &imp, &res);
+	reply->type = PB_REGISTRY_REPLY;
+	pb_registry_reply *r = &reply->u.registry_reply;
+	r->ok = rc == 0;
+	if (rc != 0 && res.nerrors == 0) {
+		*why = er_strerror(rc);
+		r->errors = why;
+		r->nerrors = 1;
+	} else {
+		r->errors = (const char *const *)res.errors;
+		r->nerrors = res.nerrors;
+	}
+	r->districts = res.rows[AGG_F_DISTRICTS];
+	r->enterprises = res.rows[AGG_F_ENTERPRISES];
+	r->meters = res.rows[AGG_F_METERS];
+	r->stations = res.rows[AGG_F_STATIONS];
+	r->added = res.added;
+	if (rc == 0)
+		er_log(ER_LOG_INFO, "registry import: %u new entries", res.added);
+	*resp = res;
+	*namesp = names;
+}
+
+struct snd_list {
+	pb_sender_state *s;
+	size_t n, cap;
+};
+
+static void on_sender(void *ctx, const ing_sender *snd)
+{
+	struct snd_list *l = ctx;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		pb_sender_state *s = realloc(l->s, cap * sizeof *s);
+		if (s == NULL)
+			return;
+		l->s = s;
+		l->cap = cap;
+	}
+	l->s[l->n].sender = snd->name;
+	l->s[l->n].high_water = atomic_load_explicit(&snd->committed, memory_order_relaxed);
+	l->n++;
+}
+
+static void do_status(node *n, pb_msg *reply, pb_counter *cnt, size_t *ncnt, struct snd_list *sl)
+{
+	static const char *node_names[NODE_C_COUNT] = {"flushes", "commits", "commit_errors",
+						       "map_grows", "rows_written", "acks_sent"};
+	size_t k = 0;
+
+	for (int c = 0; c < ING_C_COUNT; c++) {
+		uint64_t sum = 0;
+		for (int w = 0; w <= n->cfg.workers; w++)
+			sum += atomic_load_explicit(&n->stats[w].c[c], memory_order_relaxed);
+		cnt[k].name = ing_counter_name(c);
+		cnt[k++].value = sum;
+	}
+	for (int c = 0; c < NODE_C_COUNT; c++) {
+		cnt[k].name = node_names[c];
+		cnt[k++].value = atomic_load_explicit(&n->c[c], memory_order_relaxed);
+	}
+	*ncnt = k;
+	ing_senders_each(n->senders, on_sender, sl);
+	reply->type = PB_STATUS_REPLY;
+	pb_status_reply *r = &reply->u.status_reply;
+	r->role = n->cfg.role;
+	r->uptime_s = (uint64_t)(er_now() - n->started);
+	r->series = agg_registry_count(n->reg, AGG_SERIES);
+	r->flushes = atomic_load(&n->c[NODE_C_FLUSHES]);
+	sto_db_bytes(n->store, &r->db_bytes);
+	r->counters = cnt;
+	r->ncounters = k;
+	r->senders = sl->s;
+	r->nsenders = sl->n;
+}
+
+static void handle(node *n, void *sock, zmq_msg_t *id, zmq_msg_t *body)
+{
+	pb_msg req, reply;
+	pb_counter cnt[ING_C_COUNT + NODE_C_COUNT];
+	size_t ncnt = 0;
+	struct snd_list sl = {0};
+	agg_import_result ires = {0};
+	char *inames = NULL;
+	const char *why = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc = pb_decode(zmq_msg_data(body), zmq_msg_size(body), &req);
+
+	memset(&reply, 0, sizeof reply);
+	if (rc != 0) {
+		reply.type = PB_ACK;
+		reply.u.ack.status = rc == ER_EVERSION ? PB_ST_BAD_VERSION : PB_ST_MALFORMED;
+		reply.u.ack.message = "the control socket takes RegistryImport, Query or StatusRequest envelopes";
+	} else {
+		switch (req.type) {
+		case PB_QUERY: do_query(n, &req.u.query, &reply); break;
+		case PB_REGISTRY_IMPORT:
+			do_import(n, &req.u.registry_import, &reply, &ires, &inames, &why);
+			break;
+		case PB_STATUS_REQUEST: do_status(n, &reply, cnt, &ncnt, &sl); break;
+		default:
+			reply.type = PB_ACK;
+			reply.u.ack.status = PB_ST_MALFORMED;
+			reply.u.ack.message = "the control socket takes RegistryImport, Query or StatusRequest envelopes";
+		}
+	}
+	if (pb_encode(&reply, &buf, &len) == 0) {
+		zmq_send(sock, zmq_msg_data(id), zmq_msg_size(id), ZMQ_SNDMORE);
+		zmq_send(sock, "", 0, ZMQ_SNDMORE); /* the REQ envelope delimiter */
+		zmq_send(sock, buf, len, 0);
+	}
+	free(buf);
+	if (reply.type == PB_QUERY_REPLY)
+		free((void *)reply.u.query_reply.rows);
+	agg_import_result_fini(&ires);
+	free(inames);
+	free(sl.s);
+	if (rc == 0)
+		pb_msg_fini(&req);
+}
+
+void *node_control_main(void *arg)
+{
+	node *n = arg;
+	void *sock = zmq_socket(n->zctx, ZMQ_ROUTER);
+	zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
+
+	if (sock == NULL || zmq_bind(sock, n->cfg.control) != 0) {
+		er_log(ER_LOG_ERROR, "control: cannot listen on %s: %s", n->cfg.control, zmq_strerror(errno));
+		if (sock)
+			zmq_close(sock);
+		return NULL;
+	}
+	zmq_setsockopt(sock, ZMQ_LINGER, &(int){1000}, sizeof(int));
+	while (!atomic_load(&n->stop_control)) {
+		if (zmq_poll(&it, 1, POLL_MS) <= 0)
+			continue;
+		zmq_msg_t id, delim, body;
+		int more = 0;
+		size_t sz = sizeof more;
+		zmq_msg_init(&id);
+		zmq_msg_init(&delim);
+		zmq_msg_init(&body);
+		zmq_msg_recv(&id, sock, 0);
+		zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz);
+		if (more)
+			zmq_msg_recv(&delim, sock, 0);
+		zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz);
+		if (more) {
+			zmq_msg_recv(&body, sock, 0);
+			zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz);
+			while (more) { /* not a REQ envelope: drop the rest */
+				zmq_msg_t x;
+				zmq_msg_init(&x);
+				zmq_msg_recv(&x, sock, 0);
+				zmq_msg_close(&x);
+				zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz);
+			}
+			handle(n, sock, &id, &body);
+		}
+		zmq_msg_close(&id);
+		zmq_msg_close(&delim);
+		zmq_msg_close(&body);
+	}
+	zmq_close(sock);
+	return NULL;
+}

@@ -1,0 +1,412 @@
+/* flusher.c: the store thread (DESIGN.md "Store", "Acks").
+ *
+ * Every flush_ms (or sooner when a worker's share of the delta table is
+ * half used) it swaps the delta tables, drains the old one into *pending*
+ * (meter-hour deltas, cursor snapshots, acks) and commits pending in one
+ * LMDB write transaction:
+ *   1. meter-hour rows, sorted by key, read-modify-written; coverage is
+ *      capped at 3600 s per meter-hour, and what a row really gained is
+ *      what propagates upward;
+ *   2. meter day/month/year rows from those gains (combined in memory,
+ *      sorted, merged);
+ *   3. enterprise, district and city rows at every resolution, where
+ *      "members" counts the meter rows that came into being;
+ *   4. cursors of cumulative meters and each sender's high-water mark.
+ * Only after the commit does it publish each sender's committed sequence
+ * and send the acks. A failed commit keeps pending and tries again later:
+ * nothing is acknowledged that is not durable, and nothing is dropped.
+ */
+#include "node.h"
+
+#include "batch.h"
+#include "meter.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define RETRY_MS_MAX 5000 /* back-off cap while LMDB refuses commits */
+
+typedef struct pend {
+	uint64_t skey; /* series key: the LMDB order of meter rows */
+	uint32_t hour;
+	uint32_t idx;
+	agg_sample s;
+} pend;
+
+typedef struct ackrec {
+	ing_sender *sender;
+	uint64_t seq;
+	uint32_t idlen, acklen;
+	uint8_t *bytes; /* identity then ack */
+} ackrec;
+
+struct node_flusher {
+	node *n;
+	void *egress;
+	pend *p;
+	size_t np, capp;
+	agg_rec_cursor *cur;
+	size_t ncur, capcur;
+	ackrec *acks;
+	size_t nacks, capacks;
+	sto_batch *meter, *tier;
+	sto_txn *txn;
+	int rc; /* first error of the commit in progress */
+};
+
+#define GROW(arr, n, cap)                                                                                    \
+	do {                                                                                                 \
+		if ((n) == (cap)) {                                                                          \
+			size_t c_ = (cap) ? (cap) * 2 : 1024;                                                \
+			void *a_ = realloc((arr), c_ * sizeof *(arr));                                       \
+			if (a_ == NULL)                                                                      \
+				abort(); /* losing pending data is worse than stopping: senders resend */    \
+			(arr) = a_;                                                                          \
+			(cap) = c_;                                                                          \
+		}                                                                                            \
+	} while (0)
+
+int node_flusher_new(node *n, node_flusher **out)
+{
+	node_flusher *f = calloc(1, sizeof *f);
+	int hwm = 0;
+
+	if (f == NULL)
+		return ER_ENOMEM;
+	f->n = n;
+	if (sto_batch_new(&f->meter) != 0 || sto_batch_new(&f->tier) != 0)
+		goto fail;
+	f->egress = zmq_socket(n->zctx, ZMQ_PUSH);
+	if (f->egress == NULL)
+		goto fail;
+	zmq_setsockopt(f->egress, ZMQ_SNDHWM, &hwm, sizeof hwm);
+	zmq_setsockopt(f->egress, ZMQ_LINGER, &(int){-1}, sizeof(int));
+	if (zmq_connect(f->egress, ING_EGRESS) != 0)
+		goto fail;
+	*out = f;
+	return 0;
+fail:
+	node_flusher_free(f);
+	return ER_ENOMEM;
+}
+
+void node_flusher_free(node_flusher *f)
+{
+	if (f == NULL)
+		return;
+	if (f->egress)
+		zmq_close(f->egress);
+	for (size_t i = 0; i < f->nacks; i++)
+		free(f->acks[i].bytes);
+	free(f->acks);
+	free(f->p);
+	free(f->cur);
+	sto_batch_free(f->meter);
+	sto_batch_free(f->tier);
+	free(f);
+}
+
+/* ---- draining a table into pending ---- */
+
+static void on_delta(void *ctx, uint64_t key, const agg_sample *s)
+{
+	node_flusher *f = ctx;
+	agg_series *ser = agg_registry_series_at(f->n->reg, agg_key_series(key));
+
+	if (ser == NULL)
+		return; /* cannot happen: workers only apply registered series */
+	GROW(f->p, f->np, f->capp);
+	f->p[f->np].skey = ser->h.key;
+	f->p[f->np].hour = agg_key_hour(key);
+	f->p[f->np].idx = ser->idx;
+	f->p[f->np].s = *s;
+	f->np++;
+}
+
+static void on_log(void *ctx, int w, int type, const void *rec, size_t len)
+{
+	node_flusher *f = ctx;
+	(void)w;
+	if (type == AGG_REC_CURSOR && len == sizeof(agg_rec_cursor)) {
+		GROW(f->cur, f->ncur, f->capcur);
+		memcpy(&f->cur[f->ncur++], rec, sizeof(agg_rec_cursor));
+	} else if (type == ING_REC_ACK && len >= sizeof(ing_ack_rec)) {
+		ing_ack_rec r;
+		memcpy(&r, rec, sizeof r);
+		GROW(f->acks, f->nacks, f->capacks);
+		ackrec *a = &f->acks[f->nacks++];
+		a->sender = r.sender;
+		a->seq = r.seq;
+		a->idlen = r.idlen;
+		a->acklen = r.acklen;
+		a->bytes = malloc((size_t)r.idlen + r.acklen);
+		if (a->bytes == NULL)
+			abort();
+		memcpy(a->bytes, (const uint8_t *)rec + sizeof r, (size_t)r.idlen + r.acklen);
+	}
+}
+
+/* ---- committing pending ---- */
+
+static int cmp_pend(const void *a, const void *b)
+{
+	const pend *x = a, *y = b;
+	if (x->skey != y->skey)
+		return x->skey < y->skey ? -1 : 1;
+	return x->hour < y->hour ? -1 : x->hour > y->hour;
+}
+
+/* Sorts pending and merges entries with the same (series, hour). */
+static void combine_pending(node_flusher *f)
+{
+	size_t w = 0;
+	qsort(f->p, f->np, sizeof *f->p, cmp_pend);
+	for (size_t i = 0; i < f->np; i++) {
+		if (w > 0 && f->p[w - 1].skey == f->p[i].skey && f->p[w - 1].hour == f->p[i].hour)
+			agg_sample_merge(&f->p[w - 1].s, &f->p[i].s);
+		else
+			f->p[w++] = f->p[i];
+	}
+	f->np = w;
+}
+
+/* The row a series' readings roll into at its own level. */
+static void series_key(node *n, const agg_series *s, sto_key *k)
+{
+	if (s->station != NULL) {
+		k->level = STO_STATION;
+		k->entity = s->station->h.key;
+		k->metric = sto_metric(s->carrier, 0);
+	} else {
+		k->level = STO_METER;
+		k->entity = s->h.key;
+		k->metric = sto_metric(s->carrier, s->purpose);
+	}
+	(void)n;
+}
+
+/* Quantities (cumulative, interval) add up across meters; levels do not. */
+static bool rolls_up(const agg_series *s)
+{
+	return s->station == NULL && s->mode != AGG_INSTANT;
+}
+
+static void add_tiers(node_flusher *f, const agg_series *s, const sto_key *k, const sto_val *gain)
+{
+	sto_key t = *k;
+	uint64_t ents[3] = {s->enterprise->h.key, s->enterprise->district->h.key, f->n->city_key};
+	int levels[3] = {STO_ENTERPRISE, STO_DISTRICT, STO_CITY};
+
+	for (int i = 0; i < 3 && f->rc == 0; i++) {
+		t.level = (uint8_t)levels[i];
+		t.entity = ents[i];
+		f->rc = sto_batch_add(f->tier, &t, gain);
+	}
+}
+
+static void gain_of(const sto_val *before, const sto_val *after, const sto_val *delta, bool existed, sto_val *g)
+{
+	*g = *delta;
+	g->coverage_s = after->coverage_s - (existed ? before->coverage_s : 0);
+	g->members = existed ? 0 : 1;
+}
+
+static int merge_meter_hours(node_flusher *f)
+{
+	node *n = f->n;
+	int off = n->cfg.utc_offset_s;
+
+	for (size_t i = 0; i < f->np; i++) {
+		pend *e = &f->p[i];
+		agg_series *s = agg_registry_series_at(n->reg, e->idx);
+		sto_key k;
+		sto_val before, d, after, gain;
+		bool existed = true;
+		int rc;
+
+		series_key(n, s, &k);
+		k.res = ER_RES_HOUR;
+		k.start = (int64_t)e->hour * 3600 - off;
+		rc = sto_rollup_get(f->txn, &k, &before);
+		if (rc == ER_ENOENT) {
+			existed = false;
+			sto_val_zero(&before);
+		} else if (rc != 0) {
+			return rc;
+		}
+		d.count = e->s.count;
+		d.sum = e->s.sum;
+		d.min = e->s.min;
+		d.max = e->s.max;
+		d.flags = e->s.flags;
+		d.members = 0;
+		/* Coverage is seconds of the hour backed by readings: never
+		 * more than the hour, however many readings overlap. */
+		uint64_t cov = before.coverage_s + e->s.coverage_s;
+		d.coverage_s = (cov > 3600 ? 3600 : cov) - before.coverage_s;
+		if ((rc = sto_rollup_merge(f->txn, &k, &d, &existed, &after)) != 0)
+			return rc;
+		gain_of(&before, &after, &d, existed, &gain);
+		gain.members = 0;
+		for (int r = ER_RES_DAY; r <= ER_RES_YEAR; r++) {
+			sto_key up = k;
+			up.res = (uint8_t)r;
+			up.start = er_bucket_start(k.start, (enum er_res)r, off);
+			if ((rc = sto_batch_add(f->meter, &up, &gain)) != 0)
+				return rc;
+		}
+		if (rolls_up(s)) {
+			gain.members = existed ? 0 : 1;
+			add_tiers(f, s, &k, &gain);
+			if (f->rc != 0)
+				return f->rc;
+		}
+	}
+	return 0;
+}
+
+static int merge_meter_row(void *ctx, const sto_key *k, const sto_val *d)
+{
+	node_flusher *f = ctx;
+	sto_val after, gain;
+	bool existed;
+	int rc = sto_rollup_merge(f->txn, k, d, &existed, &after);
+
+	if (rc != 0)
+		return rc;
+	if (k->level != STO_METER)
+		return 0;
+	agg_series *s = agg_registry_series(f->n->reg, k->entity);
+	if (s == NULL || !rolls_up(s))
+		return 0;
+	gain = *d;
+	gain.members = existed ? 0 : 1;
+	add_tiers(f, s, k, &gain);
+	return f->rc;
+}
+
+static int merge_row(void *ctx, const sto_key *k, const sto_val *d)
+{
+	node_flusher *f = ctx;
+	sto_val after;
+	bool existed;
+	return sto_rollup_merge(f->txn, k, d, &existed, &after);
+}
+
+static int write_pending(node_flusher *f)
+{
+	node *n = f->n;
+	int rc;
+
+	f->rc = 0;
+	sto_batch_clear(f->meter);
+	sto_batch_clear(f->tier);
+	if ((rc = merge_meter_hours(f)) != 0)
+		return rc;
+	/* Series lookups by key walk the registry's index, which an import
+	 * may be growing: read it inside an epoch section. */
+	ck_epoch_record_t *rec = agg_core_record(n->core, AGG_REC_SPARE);
+	ck_epoch_begin(rec, NULL);
+	rc = sto_batch_each_sorted(f->meter, merge_meter_row, f);
+	ck_epoch_end(rec, NULL);
+	if (rc != 0)
+		return rc;
+	if ((rc = sto_batch_each_sorted(f->tier, merge_row, f)) != 0)
+		return rc;
+	for (size_t i = 0; i < f->ncur; i++) {
+		agg_series *s = agg_registry_series_at(n->reg, f->cur[i].series);
+		if ((rc = sto_cursor_put(f->txn, s->h.key, f->cur[i].ts, f->cur[i].value)) != 0)
+			return rc;
+	}
+	for (size_t i = 0; i < f->nacks; i++) {
+		ackrec *a = &f->acks[i];
+		if ((rc = sto_sender_put(f->txn, a->sender->name, a->sender->len, a->seq)) != 0)
+			return rc;
+	}
+	atomic_fetch_add_explicit(&n->c[NODE_C_ROWS_WRITTEN],
+				  f->np + sto_batch_len(f->meter) + sto_batch_len(f->tier), memory_order_relaxed);
+	return 0;
+}
+
+static int commit_pending(node_flusher *f)
+{
+	node *n = f->n;
+	int rc;
+
+	if (f->np == 0 && f->ncur == 0 && f->nacks == 0)
+		return 0;
+	combine_pending(f);
+	for (int attempt = 0; attempt < 4; attempt++) {
+		if ((rc = sto_write_begin(n->store, &f->txn)) != 0)
+			break;
+		rc = write_pending(f);
+		if (rc == 0) {
+			rc = sto_commit(f->txn);
+		} else {
+			sto_abort(f->txn);
+		}
+		f->txn = NULL;
+		if (rc != ER_EFULL)
+			break;
+		/* The map is full: double it and write the same again. */
+		if (sto_grow(n->store) != 0)
+			break;
+		atomic_fetch_add_explicit(&n->c[NODE_C_MAP_GROWS], 1, memory_order_relaxed);
+		er_log(ER_LOG_INFO, "store: map grown");
+	}
+	if (rc != 0) {
+		atomic_fetch_add_explicit(&n->c[NODE_C_COMMIT_ERRORS], 1, memory_order_relaxed);
+		er_log(ER_LOG_ERROR, "store: commit failed (%s); %zu acks wait, retrying", er_strerror(rc),
+		       f->nacks);
+		return rc;
+	}
+	atomic_fetch_add_explicit(&n->c[NODE_C_COMMITS], 1, memory_order_relaxed);
+	/* Durable: publish the high-water marks, then ack. */
+	for (size_t i = 0; i < f->nacks; i++) {
+		ackrec *a = &f->acks[i];
+		/* release: pairs with the worker's acquire of committed */
+		atomic_store_explicit(&a->sender->committed, a->seq, memory_order_release);
+		ing_send_reply(f->egress, a->bytes, a->idlen, a->bytes + a->idlen, a->acklen);
+		free(a->bytes);
+	}
+	atomic_fetch_add_explicit(&n->c[NODE_C_ACKS_SENT], f->nacks, memory_order_relaxed);
+	f->np = f->ncur = f->nacks = 0;
+	return 0;
+}
+
+static int flush_once(node_flusher *f)
+{
+	node *n = f->n;
+	agg_delta *t = agg_core_swap(n->core);
+	agg_delta_drain(t, on_delta, f);
+	agg_delta_logs(t, on_log, f);
+	agg_core_recycle(n->core, t);
+	atomic_fetch_add_explicit(&n->c[NODE_C_FLUSHES], 1, memory_order_relaxed);
+	return commit_pending(f);
+}
+
+void *node_flusher_main(void *arg)
+{
+	node *n = arg;
+	node_flusher *f = n->flusher;
+	int wait_ms = n->cfg.flush_ms;
+
+	while (!atomic_load(&n->stop_flush)) {
+		agg_core_wait(n->core, wait_ms);
+		if (flush_once(f) != 0)
+			wait_ms = wait_ms * 2 > RETRY_MS_MAX ? RETRY_MS_MAX : wait_ms * 2;
+		else
+			wait_ms = n->cfg.flush_ms;
+	}
+	/* The workers have stopped: one last swap takes everything. */
+	for (int attempt = 0; attempt < 5; attempt++) {
+		if (flush_once(f) == 0)
+			return NULL;
+	}
+	er_log(ER_LOG_ERROR, "store: shutting down with %zu batches uncommitted; they were never acknowledged "
+			     "and their senders will resend them",
+	       f->nacks);
+	return NULL;
+}

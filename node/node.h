@@ -1,0 +1,75 @@
+/* node.h: one ecoroll node: its store, registry, aggregation core and the
+ * threads that connect them (DESIGN.md "Data flow in a node"):
+ *   gateway (ROUTER) -> workers -> delta tables -> flusher (LMDB, acks)
+ *   control (registry import, query, status)
+ * node_open loads state; node_start starts the threads; node_stop shuts
+ * down in the order that loses nothing: stop reading senders, let workers
+ * finish what they hold, flush and commit, send the acks, then close. */
+#ifndef NODE_NODE_H
+#define NODE_NODE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "config.h"
+#include "delta.h"
+#include "ingest.h"
+#include "registry.h"
+#include "store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct node_flusher node_flusher;
+
+enum node_counter {
+	NODE_C_FLUSHES,
+	NODE_C_COMMITS,
+	NODE_C_COMMIT_ERRORS,
+	NODE_C_MAP_GROWS,
+	NODE_C_ROWS_WRITTEN,
+	NODE_C_ACKS_SENT,
+	NODE_C_COUNT
+};
+
+typedef struct node {
+	node_config cfg;
+	ing_config icfg;
+	void *zctx;
+	sto_env *store;
+	agg_core *core;
+	agg_registry *reg;
+	ing_senders *senders;
+	ing_stats *stats; /* workers + 1 (the gateway's) */
+	ing_gateway *gw;
+	ing_worker *workers;
+	node_flusher *flusher;
+	uint64_t city_key;
+	int64_t started;
+	_Atomic bool stop_flush, stop_control;
+	_Atomic uint64_t c[NODE_C_COUNT];
+	pthread_t gw_thread, flush_thread, control_thread, *worker_threads;
+	bool running;
+} node;
+
+int node_open(node *n, const node_config *cfg, char *err, size_t errlen);
+int node_start(node *n, char *err, size_t errlen);
+void node_stop(node *n);
+void node_close(node *n);
+
+/* Imports registry CSV texts into the registry and LMDB (all or nothing). */
+int node_registry_import(node *n, const agg_import *imp, agg_import_result *res);
+
+/* flusher.c */
+int node_flusher_new(node *n, node_flusher **out);
+void node_flusher_free(node_flusher *f);
+void *node_flusher_main(void *arg);
+/* control.c */
+void *node_control_main(void *arg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,726 @@
+/* codec.c: converts between ecoroll's plain C messages (codec.h) and the
+ * protobuf-c code generated from proto/ecoroll.proto. It is the only file
+ * that includes ecoroll.pb-c.h (STYLE.md 15), so the rest of the tree never
+ * sees a protobuf-c type.
+ *
+ * Decoding keeps the unpacked envelope alive in pb_msg.opaque_: strings and
+ * the batch columns point into it without a copy, which is what makes a
+ * 1,000-reading batch cheap to receive. Only repeated sub-messages are
+ * converted, into one allocation in pb_msg.extra_. Encoding builds the
+ * protobuf-c structs on the stack pointing at the caller's data, so it
+ * allocates the output buffer and at most one scratch array. No state is
+ * shared between calls, so every function is thread-safe. */
+#include "codec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ecoroll.pb-c.h"
+#include "er.h"
+
+/* codec.h promises that its enums carry the .proto values, and callers pass
+ * enum er_res as a query resolution; the casts below rely on both. The
+ * values are compared as int because they belong to different enum types. */
+#define SAME(a, b) ((int)(a) == (int)(b))
+_Static_assert(SAME(PB_ST_OK, ECOROLL__STATUS__OK) && SAME(PB_ST_DUPLICATE, ECOROLL__STATUS__DUPLICATE) &&
+		       SAME(PB_ST_GAP, ECOROLL__STATUS__GAP) && SAME(PB_ST_MALFORMED, ECOROLL__STATUS__MALFORMED) &&
+		       SAME(PB_ST_TOO_LARGE, ECOROLL__STATUS__TOO_LARGE) &&
+		       SAME(PB_ST_BAD_VERSION, ECOROLL__STATUS__BAD_VERSION) &&
+		       SAME(PB_ST_UNAVAILABLE, ECOROLL__STATUS__UNAVAILABLE) &&
+		       SAME(PB_ST_DENIED, ECOROLL__STATUS__DENIED),
+	       "enum pb_status must equal the .proto Status");
+_Static_assert(SAME(PB_R_UNKNOWN_SERIES, ECOROLL__REASON__UNKNOWN_SERIES) &&
+		       SAME(PB_R_NOT_FINITE, ECOROLL__REASON__NOT_FINITE) &&
+		       SAME(PB_R_FUTURE_TS, ECOROLL__REASON__FUTURE_TS) &&
+		       SAME(PB_R_ANCIENT_TS, ECOROLL__REASON__ANCIENT_TS) &&
+		       SAME(PB_R_NEGATIVE_REGISTER, ECOROLL__REASON__NEGATIVE_REGISTER) &&
+		       SAME(PB_R_OUT_OF_ORDER, ECOROLL__REASON__OUT_OF_ORDER) &&
+		       SAME(PB_R_OUT_OF_RANGE, ECOROLL__REASON__OUT_OF_RANGE) &&
+		       SAME(PB_R_COUNT, ECOROLL__REASON__OUT_OF_RANGE + 1),
+	       "enum pb_reason must equal the .proto Reason");
+_Static_assert(SAME(ER_RES_HOUR, ECOROLL__RESOLUTION__HOUR) && SAME(ER_RES_DAY, ECOROLL__RESOLUTION__DAY) &&
+		       SAME(ER_RES_MONTH, ECOROLL__RESOLUTION__MONTH) &&
+		       SAME(ER_RES_YEAR, ECOROLL__RESOLUTION__YEAR),
+	       "enum er_res must equal the .proto Resolution");
+#undef SAME
+
+const char *pb_status_name(int status)
+{
+	switch (status) {
+	case PB_ST_OK: return "OK";
+	case PB_ST_DUPLICATE: return "DUPLICATE";
+	case PB_ST_GAP: return "GAP";
+	case PB_ST_MALFORMED: return "MALFORMED";
+	case PB_ST_TOO_LARGE: return "TOO_LARGE";
+	case PB_ST_BAD_VERSION: return "BAD_VERSION";
+	case PB_ST_UNAVAILABLE: return "UNAVAILABLE";
+	case PB_ST_DENIED: return "DENIED";
+	default: return "?";
+	}
+}
+
+const char *pb_reason_name(int reason)
+{
+	switch (reason) {
+	case PB_R_UNKNOWN_SERIES: return "unknown series";
+	case PB_R_NOT_FINITE: return "not finite";
+	case PB_R_FUTURE_TS: return "future timestamp";
+	case PB_R_ANCIENT_TS: return "timestamp before 2000";
+	case PB_R_NEGATIVE_REGISTER: return "negative register";
+	case PB_R_OUT_OF_ORDER: return "out of order";
+	case PB_R_OUT_OF_RANGE: return "out of range";
+	default: return "?";
+	}
+}
+
+/* Reserves n elements of size bytes aligned to align at the end of a block
+ * of *total bytes, so that several arrays share one malloc. The offset goes
+ * to *off. False when the block would not fit in a size_t, which only a
+ * caller passing absurd counts can cause. */
+static bool layout_add(size_t *total, size_t n, size_t size, size_t align, size_t *off)
+{
+	size_t start = (*total + align - 1) / align * align;
+
+	if (start < *total || (size != 0 && n > (SIZE_MAX - start) / size))
+		return false;
+	*off = start;
+	*total = start + n * size;
+	return true;
+}
+
+/* ---- decoding ---- */
+
+/* protobuf-c gives "" for an absent proto3 string; this keeps codec.h's
+ * "never NULL" promise even if a later protobuf-c stops doing so. */
+static const char *rstr(const char *s)
+{
+	return s != NULL ? s : "";
+}
+
+static void dec_batch(const Ecoroll__ReadingBatch *rb, pb_batch *o)
+{
+	/* Zero copy: the columns stay in the unpacked message. Their lengths
+	 * are passed on as received; the worker refuses a batch whose columns
+	 * disagree, which is a protocol matter and not a decoding one. */
+	o->sender = rstr(rb->sender);
+	o->seq = rb->seq;
+	o->n = rb->n_series;
+	o->series = rb->series;
+	o->nts = rb->n_ts;
+	o->ts = rb->ts;
+	o->nvalue = rb->n_value;
+	o->value = rb->value;
+	o->nflags = rb->n_flags;
+	o->flags = rb->flags;
+}
+
+static void dec_ack(const Ecoroll__Ack *a, pb_ack *o)
+{
+	size_t i, n = a->n_reasons < PB_MAX_REASONS ? a->n_reasons : PB_MAX_REASONS;
+
+	o->seq = a->seq;
+	o->status = (int)a->status;
+	o->expected = a->expected;
+	o->accepted = a->accepted;
+	o->rejected = a->rejected;
+	o->duplicates = a->duplicates;
+	/* There are only seven reasons, so a server never sends more than
+	 * PB_MAX_REASONS; extra ones from a confused peer are dropped. */
+	o->nreasons = n;
+	for (i = 0; i < n; i++) {
+		const Ecoroll__ReasonCount *r = a->reasons[i];
+
+		o->reasons[i].reason = (int)r->reason;
+		o->reasons[i].count = r->count;
+		o->reasons[i].first_index = r->first_index;
+		o->reasons[i].first_series = r->first_series;
+	}
+	o->message = rstr(a->message);
+}
+
+static int dec_query_reply(const Ecoroll__QueryReply *q, pb_msg *out)
+{
+	pb_query_reply *o = &out->u.query_reply;
+	pb_row *rows = NULL;
+	size_t i, total = 0, off;
+
+	if (q->n_rows > 0) {
+		if (!layout_add(&total, q->n_rows, sizeof(*rows), _Alignof(pb_row), &off))
+			return ER_ENOMEM;
+		rows = malloc(total);
+		if (rows == NULL)
+			return ER_ENOMEM;
+	}
+	for (i = 0; i < q->n_rows; i++) {
+		const Ecoroll__Row *r = q->rows[i];
+
+		rows[i] = (pb_row){
+			.start = r->start,
+			.carrier = rstr(r->carrier),
+			.purpose = rstr(r->purpose),
+			.unit = rstr(r->unit),
+			.count = r->count,
+			.sum = r->sum,
+			.min = r->min,
+			.max = r->max,
+			.coverage_s = r->coverage_s,
+			.flags = r->flags,
+			.members = r->members,
+		};
+	}
+	out->extra_ = rows;
+	o->ok = q->ok;
+	o->error = rstr(q->error);
+	o->entity = rstr(q->entity);
+	o->level = (int)q->level;
+	o->resolution = (int)q->resolution;
+	o->utc_offset_s = q->utc_offset_s;
+	o->nrows = q->n_rows;
+	o->rows = rows;
+	return 0;
+}
+
+static int dec_status_reply(const Ecoroll__StatusReply *s, pb_msg *out)
+{
+	pb_status_reply *o = &out->u.status_reply;
+	pb_counter *counters = NULL;
+	pb_sender_state *senders = NULL;
+	size_t i, total = 0, coff = 0, soff = 0;
+	char *block = NULL;
+
+	if (!layout_add(&total, s->n_counters, sizeof(*counters), _Alignof(pb_counter), &coff) ||
+	    !layout_add(&total, s->n_senders, sizeof(*senders), _Alignof(pb_sender_state), &soff))
+		return ER_ENOMEM;
+	if (total > 0) {
+		block = malloc(total);
+		if (block == NULL)
+			return ER_ENOMEM;
+	}
+	if (s->n_counters > 0)
+		counters = (pb_counter *)(void *)(block + coff);
+	if (s->n_senders > 0)
+		senders = (pb_sender_state *)(void *)(block + soff);
+	for (i = 0; i < s->n_counters; i++) {
+		counters[i].name = rstr(s->counters[i]->name);
+		counters[i].value = s->counters[i]->value;
+	}
+	for (i = 0; i < s->n_senders; i++) {
+		senders[i].sender = rstr(s->senders[i]->sender);
+		senders[i].high_water = s->senders[i]->high_water;
+	}
+	out->extra_ = block;
+	o->role = rstr(s->role);
+	o->uptime_s = s->uptime_s;
+	o->series = s->series;
+	o->flushes = s->flushes;
+	o->db_bytes = s->db_bytes;
+	o->ncounters = s->n_counters;
+	o->counters = counters;
+	o->nsenders = s->n_senders;
+	o->senders = senders;
+	return 0;
+}
+
+/* Fills out from the body of env. protobuf-c sets body_case only after it
+ * has allocated the body, so the NULL checks are belts and braces. */
+static int dec_body(const Ecoroll__Envelope *env, pb_msg *out)
+{
+	switch (env->body_case) {
+	case ECOROLL__ENVELOPE__BODY_HELLO:
+		if (env->hello == NULL)
+			return ER_EPROTO;
+		out->type = PB_HELLO;
+		out->u.hello.sender = rstr(env->hello->sender);
+		return 0;
+	case ECOROLL__ENVELOPE__BODY_WELCOME:
+		if (env->welcome == NULL)
+			return ER_EPROTO;
+		out->type = PB_WELCOME;
+		out->u.welcome.sender = rstr(env->welcome->sender);
+		out->u.welcome.next_seq = env->welcome->next_seq;
+		return 0;
+	case ECOROLL__ENVELOPE__BODY_BATCH:
+		if (env->batch == NULL)
+			return ER_EPROTO;
+		out->type = PB_BATCH;
+		dec_batch(env->batch, &out->u.batch);
+		return 0;
+	case ECOROLL__ENVELOPE__BODY_ACK:
+		if (env->ack == NULL)
+			return ER_EPROTO;
+		out->type = PB_ACK;
+		dec_ack(env->ack, &out->u.ack);
+		return 0;
+	case ECOROLL__ENVELOPE__BODY_REGISTRY_IMPORT: {
+		const Ecoroll__RegistryImport *ri = env->registry_import;
+
+		if (ri == NULL)
+			return ER_EPROTO;
+		out->type = PB_REGISTRY_IMPORT;
+		out->u.registry_import.districts_csv = rstr(ri->districts_csv);
+		out->u.registry_import.enterprises_csv = rstr(ri->enterprises_csv);
+		out->u.registry_import.meters_csv = rstr(ri->meters_csv);
+		out->u.registry_import.stations_csv = rstr(ri->stations_csv);
+		out->u.registry_import.origin = rstr(ri->origin);
+		return 0;
+	}
+	case ECOROLL__ENVELOPE__BODY_REGISTRY_REPLY: {
+		const Ecoroll__RegistryReply *rr = env->registry_reply;
+
+		if (rr == NULL)
+			return ER_EPROTO;
+		out->type = PB_REGISTRY_REPLY;
+		out->u.registry_reply.ok = rr->ok;
+		/* Elements of a repeated string are always allocated by
+		 * protobuf-c (never NULL), so the array is used as is. */
+		out->u.registry_reply.nerrors = rr->n_errors;
+		out->u.registry_reply.errors = (const char *const *)rr->errors;
+		out->u.registry_reply.districts = rr->districts;
+		out->u.registry_reply.enterprises = rr->enterprises;
+		out->u.registry_reply.meters = rr->meters;
+		out->u.registry_reply.stations = rr->stations;
+		out->u.registry_reply.added = rr->added;
+		return 0;
+	}
+	case ECOROLL__ENVELOPE__BODY_QUERY: {
+		const Ecoroll__Query *q = env->query;
+
+		if (q == NULL)
+			return ER_EPROTO;
+		out->type = PB_QUERY;
+		out->u.query.level = (int)q->level;
+		out->u.query.entity = rstr(q->entity);
+		out->u.query.resolution = (int)q->resolution;
+		out->u.query.from = q->from;
+		out->u.query.to = q->to;
+		out->u.query.carrier = rstr(q->carrier);
+		return 0;
+	}
+	case ECOROLL__ENVELOPE__BODY_QUERY_REPLY:
+		if (env->query_reply == NULL)
+			return ER_EPROTO;
+		out->type = PB_QUERY_REPLY;
+		return dec_query_reply(env->query_reply, out);
+	case ECOROLL__ENVELOPE__BODY_STATUS_REQUEST:
+		if (env->status_request == NULL)
+			return ER_EPROTO;
+		out->type = PB_STATUS_REQUEST;
+		return 0;
+	case ECOROLL__ENVELOPE__BODY_STATUS_REPLY:
+		if (env->status_reply == NULL)
+			return ER_EPROTO;
+		out->type = PB_STATUS_REPLY;
+		return dec_status_reply(env->status_reply, out);
+	default:
+		return ER_EPROTO;
+	}
+}
+
+int pb_decode(const void *buf, size_t len, pb_msg *out)
+{
+	Ecoroll__Envelope *env;
+	int rc;
+
+	if (out == NULL || (buf == NULL && len > 0))
+		return ER_EINVAL;
+	memset(out, 0, sizeof(*out));
+	/* NULL means malformed bytes, or (rarely) that malloc failed inside
+	 * protobuf-c; it does not say which, and both earn the peer a
+	 * MALFORMED ack at worst. */
+	env = ecoroll__envelope__unpack(NULL, len, buf);
+	if (env == NULL)
+		return ER_EPROTO;
+	out->version = env->version;
+	/* The version is judged before the body: a peer speaking another
+	 * version may send a body this build does not know, and it should hear
+	 * BAD_VERSION, not MALFORMED. Version 0 means the field was absent;
+	 * without a body that is simply not an envelope (an empty frame
+	 * decodes so). */
+	if (env->version != PB_VERSION &&
+	    (env->version != 0 || env->body_case != ECOROLL__ENVELOPE__BODY__NOT_SET)) {
+		rc = ER_EVERSION;
+		goto fail;
+	}
+	rc = dec_body(env, out);
+	if (rc != 0)
+		goto fail;
+	out->opaque_ = env;
+	return 0;
+
+fail:
+	ecoroll__envelope__free_unpacked(env, NULL);
+	free(out->extra_);
+	out->extra_ = NULL;
+	out->type = PB_NONE;
+	memset(&out->u, 0, sizeof(out->u));
+	return rc;
+}
+
+void pb_msg_fini(pb_msg *m)
+{
+	if (m == NULL)
+		return;
+	if (m->opaque_ != NULL)
+		ecoroll__envelope__free_unpacked(m->opaque_, NULL);
+	free(m->extra_);
+	/* Zeroed, a second fini or a stale pointer into it does no harm. */
+	memset(m, 0, sizeof(*m));
+}
+
+/* ---- encoding ---- */
+
+/* protobuf-c's structs take char * but never write through it when
+ * packing; a NULL from the C structs encodes as the empty string, which is
+ * what proto3 would decode it to anyway. */
+static char *wstr(const char *s)
+{
+	return (char *)(s != NULL ? s : "");
+}
+
+/* Points rb at b's columns. ts and value carry n entries like series;
+ * nts and nvalue are "as received" lengths, so a sender leaves them 0, and
+ * a relay re-encoding a decoded batch must have them equal n: otherwise
+ * the columns are shorter than n and packing would read past them. */
+static int enc_batch(const pb_batch *b, Ecoroll__ReadingBatch *rb)
+{
+	if ((b->nts != 0 && b->nts != b->n) || (b->nvalue != 0 && b->nvalue != b->n))
+		return ER_EINVAL;
+	if (b->n > 0 && (b->series == NULL || b->ts == NULL || b->value == NULL))
+		return ER_EINVAL;
+	if (b->nflags != 0 && (b->nflags != b->n || b->flags == NULL))
+		return ER_EINVAL;
+	rb->sender = wstr(b->sender);
+	rb->seq = b->seq;
+	rb->n_series = b->n;
+	rb->series = (uint64_t *)b->series;
+	rb->n_ts = b->n;
+	rb->ts = (int64_t *)b->ts;
+	rb->n_value = b->n;
+	rb->value = (double *)b->value;
+	rb->n_flags = b->nflags;
+	rb->flags = (uint32_t *)b->flags;
+	return 0;
+}
+
+/* One envelope being encoded: the body lives here, on pb_encode's stack,
+ * and heap holds the arrays of repeated sub-messages, if any. */
+struct enc {
+	Ecoroll__Envelope env;
+	union {
+		Ecoroll__Hello hello;
+		Ecoroll__Welcome welcome;
+		Ecoroll__ReadingBatch batch;
+		Ecoroll__Ack ack;
+		Ecoroll__RegistryImport registry_import;
+		Ecoroll__RegistryReply registry_reply;
+		Ecoroll__Query query;
+		Ecoroll__QueryReply query_reply;
+		Ecoroll__StatusRequest status_request;
+		Ecoroll__StatusReply status_reply;
+	} b;
+	Ecoroll__ReasonCount reasons[PB_MAX_REASONS];
+	Ecoroll__ReasonCount *reasonp[PB_MAX_REASONS];
+	void *heap;
+};
+
+static int enc_ack(const pb_ack *a, struct enc *e)
+{
+	Ecoroll__Ack *o = &e->b.ack;
+	size_t i;
+
+	if (a->nreasons > PB_MAX_REASONS)
+		return ER_EINVAL;
+	ecoroll__ack__init(o);
+	o->seq = a->seq;
+	o->status = (Ecoroll__Status)a->status;
+	o->expected = a->expected;
+	o->accepted = a->accepted;
+	o->rejected = a->rejected;
+	o->duplicates = a->duplicates;
+	o->message = wstr(a->message);
+	for (i = 0; i < a->nreasons; i++) {
+		ecoroll__reason_count__init(&e->reasons[i]);
+		e->reasons[i].reason = (Ecoroll__Reason)a->reasons[i].reason;
+		e->reasons[i].count = a->reasons[i].count;
+		e->reasons[i].first_index = a->reasons[i].first_index;
+		e->reasons[i].first_series = a->reasons[i].first_series;
+		e->reasonp[i] = &e->reasons[i];
+	}
+	o->n_reasons = a->nreasons;
+	o->reasons = a->nreasons > 0 ? e->reasonp : NULL;
+	e->env.ack = o;
+	return 0;
+}
+
+static int enc_registry_reply(const pb_registry_reply *r, struct enc *e)
+{
+	Ecoroll__RegistryReply *o = &e->b.registry_reply;
+	char **errors = NULL;
+	size_t i, total = 0, off;
+
+	if (r->nerrors > 0) {
+		if (r->errors == NULL)
+			return ER_EINVAL;
+		/* A copy of the pointer array, so that a NULL entry becomes ""
+		 * instead of a crash inside protobuf-c. */
+		if (!layout_add(&total, r->nerrors, sizeof(*errors), _Alignof(char *), &off))
+			return ER_EINVAL;
+		errors = malloc(total);
+		if (errors == NULL)
+			return ER_ENOMEM;
+		e->heap = errors;
+		for (i = 0; i < r->nerrors; i++)
+			errors[i] = wstr(r->errors[i]);
+	}
+	ecoroll__registry_reply__init(o);
+	o->ok = r->ok;
+	o->n_errors = r->nerrors;
+	o->errors = errors;
+	o->districts = r->districts;
+	o->enterprises = r->enterprises;
+	o->meters = r->meters;
+	o->stations = r->stations;
+	o->added = r->added;
+	e->env.registry_reply = o;
+	return 0;
+}
+
+static int enc_query_reply(const pb_query_reply *q, struct enc *e)
+{
+	Ecoroll__QueryReply *o = &e->b.query_reply;
+	Ecoroll__Row *rows = NULL;
+	Ecoroll__Row **rowp = NULL;
+	size_t i, total = 0, roff = 0, poff = 0;
+	char *block;
+
+	if (q->nrows > 0) {
+		if (q->rows == NULL)
+			return ER_EINVAL;
+		if (!layout_add(&total, q->nrows, sizeof(*rows), _Alignof(Ecoroll__Row), &roff) ||
+		    !layout_add(&total, q->nrows, sizeof(*rowp), _Alignof(Ecoroll__Row *), &poff))
+			return ER_EINVAL;
+		block = malloc(total);
+		if (block == NULL)
+			return ER_ENOMEM;
+		e->heap = block;
+		rows = (Ecoroll__Row *)(void *)(block + roff);
+		rowp = (Ecoroll__Row **)(void *)(block + poff);
+	}
+	for (i = 0; i < q->nrows; i++) {
+		const pb_row *r = &q->rows[i];
+
+		ecoroll__row__init(&rows[i]);
+		rows[i].start = r->start;
+		rows[i].carrier = wstr(r->carrier);
+		rows[i].purpose = wstr(r->purpose);
+		rows[i].unit = wstr(r->unit);
+		rows[i].count = r->count;
+		rows[i].sum = r->sum;
+		rows[i].min = r->min;
+		rows[i].max = r->max;
+		rows[i].coverage_s = r->coverage_s;
+		rows[i].flags = r->flags;
+		rows[i].members = r->members;
+		rowp[i] = &rows[i];
+	}
+	ecoroll__query_reply__init(o);
+	o->ok = q->ok;
+	o->error = wstr(q->error);
+	o->entity = wstr(q->entity);
+	o->level = (Ecoroll__Level)q->level;
+	o->resolution = (Ecoroll__Resolution)q->resolution;
+	o->utc_offset_s = q->utc_offset_s;
+	o->n_rows = q->nrows;
+	o->rows = rowp;
+	e->env.query_reply = o;
+	return 0;
+}
+
+static int enc_status_reply(const pb_status_reply *s, struct enc *e)
+{
+	Ecoroll__StatusReply *o = &e->b.status_reply;
+	Ecoroll__Counter *counters = NULL, **counterp = NULL;
+	Ecoroll__SenderState *senders = NULL, **senderp = NULL;
+	size_t i, total = 0, coff = 0, cpoff = 0, soff = 0, spoff = 0;
+	char *block = NULL;
+
+	if ((s->ncounters > 0 && s->counters == NULL) || (s->nsenders > 0 && s->senders == NULL))
+		return ER_EINVAL;
+	if (!layout_add(&total, s->ncounters, sizeof(*counters), _Alignof(Ecoroll__Counter), &coff) ||
+	    !layout_add(&total, s->ncounters, sizeof(*counterp), _Alignof(Ecoroll__Counter *), &cpoff) ||
+	    !layout_add(&total, s->nsenders, sizeof(*senders), _Alignof(Ecoroll__SenderState), &soff) ||
+	    !layout_add(&total, s->nsenders, sizeof(*senderp), _Alignof(Ecoroll__SenderState *), &spoff))
+		return ER_EINVAL;
+	if (total > 0) {
+		block = malloc(total);
+		if (block == NULL)
+			return ER_ENOMEM;
+		e->heap = block;
+	}
+	if (s->ncounters > 0) {
+		counters = (Ecoroll__Counter *)(void *)(block + coff);
+		counterp = (Ecoroll__Counter **)(void *)(block + cpoff);
+	}
+	if (s->nsenders > 0) {
+		senders = (Ecoroll__SenderState *)(void *)(block + soff);
+		senderp = (Ecoroll__SenderState **)(void *)(block + spoff);
+	}
+	for (i = 0; i < s->ncounters; i++) {
+		ecoroll__counter__init(&counters[i]);
+		counters[i].name = wstr(s->counters[i].name);
+		counters[i].value = s->counters[i].value;
+		counterp[i] = &counters[i];
+	}
+	for (i = 0; i < s->nsenders; i++) {
+		ecoroll__sender_state__init(&senders[i]);
+		senders[i].sender = wstr(s->senders[i].sender);
+		senders[i].high_water = s->senders[i].high_water;
+		senderp[i] = &senders[i];
+	}
+	ecoroll__status_reply__init(o);
+	o->role = wstr(s->role);
+	o->uptime_s = s->uptime_s;
+	o->series = s->series;
+	o->flushes = s->flushes;
+	o->db_bytes = s->db_bytes;
+	o->n_counters = s->ncounters;
+	o->counters = counterp;
+	o->n_senders = s->nsenders;
+	o->senders = senderp;
+	e->env.status_reply = o;
+	return 0;
+}
+
+/* Builds e->env from m. On failure e->heap may still hold an allocation,
+ * which the caller frees either way. */
+static int enc_build(const pb_msg *m, struct enc *e)
+{
+	ecoroll__envelope__init(&e->env);
+	e->env.version = PB_VERSION;
+	e->heap = NULL;
+	switch (m->type) {
+	case PB_HELLO:
+		ecoroll__hello__init(&e->b.hello);
+		e->b.hello.sender = wstr(m->u.hello.sender);
+		e->env.body_case = ECOROLL__ENVELOPE__BODY_HELLO;
+		e->env.hello = &e->b.hello;
+		return 0;
+	case PB_WELCOME:
+		ecoroll__welcome__init(&e->b.welcome);
+		e->b.welcome.sender = wstr(m->u.welcome.sender);
+		e->b.welcome.next_seq = m->u.welcome.next_seq;
+		e->env.body_case = ECOROLL__ENVELOPE__BODY_WELCOME;
+		e->env.welcome = &e->b.welcome;
+		return 0;
+	case PB_BATCH:
+		ecoroll__reading_batch__init(&e->b.batch);
+		e->env.body_case = ECOROLL__ENVELOPE__BODY_BATCH;
+		e->env.batch = &e->b.batch;
+		return enc_batch(&m->u.batch, &e->b.batch);
+	case PB_ACK:
+		e->env.body_case = ECOROLL__ENVELOPE__BODY_ACK;
+		return enc_ack(&m->u.ack, e);
+	case PB_REGISTRY_IMPORT: {
+		const pb_registry_import *ri = &m->u.registry_import;
+
+		ecoroll__registry_import__init(&e->b.registry_import);
+		e->b.registry_import.districts_csv = wstr(ri->districts_csv);
+		e->b.registry_import.enterprises_csv = wstr(ri->enterprises_csv);
+		e->b.registry_import.meters_csv = wstr(ri->meters_csv);
+		e->b.registry_import.stations_csv = wstr(ri->stations_csv);
+		e->b.registry_import.origin = wstr(ri->origin);
+		e->env.body_case = ECOROLL__ENVELOPE__BODY_REGISTRY_IMPORT;
+		e->env.registry_import = &e->b.registry_import;
+		return 0;
+	}
+	case PB_REGISTRY_REPLY:
+		e->env.body_case = ECOROLL__ENVELOPE__BODY_REGISTRY_REPLY;
+		return enc_registry_reply(&m->u.registry_reply, e);
+	case PB_QUERY:
+		ecoroll__query__init(&e->b.query);
+		e->b.query.level = (Ecoroll__Level)m->u.query.level;
+		e->b.query.entity = wstr(m->u.query.entity);
+		e->b.query.resolution = (Ecoroll__Resolution)m->u.query.resolution;
+		e->b.query.from = m->u.query.from;
+		e->b.query.to = m->u.query.to;
+		e->b.query.carrier = wstr(m->u.query.carrier);
+		e->env.body_case = ECOROLL__ENVELOPE__BODY_QUERY;
+		e->env.query = &e->b.query;
+		return 0;
+	case PB_QUERY_REPLY:
+		e->env.body_case = ECOROLL__ENVELOPE__BODY_QUERY_REPLY;
+		return enc_query_reply(&m->u.query_reply, e);
+	case PB_STATUS_REQUEST:
+		ecoroll__status_request__init(&e->b.status_request);
+		e->env.body_case = ECOROLL__ENVELOPE__BODY_STATUS_REQUEST;
+		e->env.status_request = &e->b.status_request;
+		return 0;
+	case PB_STATUS_REPLY:
+		e->env.body_case = ECOROLL__ENVELOPE__BODY_STATUS_REPLY;
+		return enc_status_reply(&m->u.status_reply, e);
+	case PB_NONE:
+	default:
+		return ER_EINVAL;
+	}
+}
+
+int pb_encode(const pb_msg *m, uint8_t **out, size_t *len)
+{
+	struct enc e;
+	uint8_t *buf = NULL;
+	size_t size;
+	int rc;
+
+	if (m == NULL || out == NULL || len == NULL)
+		return ER_EINVAL;
+	*out = NULL;
+	*len = 0;
+	rc = enc_build(m, &e);
+	if (rc != 0)
+		goto done;
+	/* Never 0: the version field alone takes two bytes. */
+	size = ecoroll__envelope__get_packed_size(&e.env);
+	buf = malloc(size);
+	if (buf == NULL) {
+		rc = ER_ENOMEM;
+		goto done;
+	}
+	ecoroll__envelope__pack(&e.env, buf);
+	*out = buf;
+	*len = size;
+done:
+	free(e.heap);
+	return rc;
+}
+
+size_t pb_encode_batch_into(const pb_batch *b, void *buf, size_t cap)
+{
+	Ecoroll__Envelope env = ECOROLL__ENVELOPE__INIT;
+	Ecoroll__ReadingBatch rb = ECOROLL__READING_BATCH__INIT;
+	size_t size;
+
+	if (b == NULL || (buf == NULL && cap > 0))
+		return 0;
+	if (enc_batch(b, &rb) != 0)
+		return 0;
+	env.version = PB_VERSION;
+	env.body_case = ECOROLL__ENVELOPE__BODY_BATCH;
+	env.batch = &rb;
+	/* Sizing walks the columns once more than packing alone would, but
+	 * it is what lets the caller keep one buffer and never overrun it. */
+	size = ecoroll__envelope__get_packed_size(&env);
+	if (size > cap)
+		return size;
+	ecoroll__envelope__pack(&env, buf);
+	return size;
+}
+
+int pb_encode_ack(const pb_ack *a, uint8_t **out, size_t *len)
+{
+	pb_msg m = { .type = PB_ACK };
+
+	if (a == NULL)
+		return ER_EINVAL;
+	m.u.ack = *a;
+	return pb_encode(&m, out, len);
+}

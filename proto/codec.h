@@ -1,0 +1,200 @@
+/* codec.h: ecoroll's wire messages as plain C structs. proto/codec.c is the
+ * only file that includes the protobuf-c generated code (STYLE.md 15); every
+ * other module speaks these structs. Every frame is one Envelope carrying
+ * PB_VERSION. Thread-safe: no shared state. */
+#ifndef PB_CODEC_H
+#define PB_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PB_VERSION 1
+
+enum pb_type {
+	PB_NONE = 0,
+	PB_HELLO,
+	PB_WELCOME,
+	PB_BATCH,
+	PB_ACK,
+	PB_REGISTRY_IMPORT,
+	PB_REGISTRY_REPLY,
+	PB_QUERY,
+	PB_QUERY_REPLY,
+	PB_STATUS_REQUEST,
+	PB_STATUS_REPLY,
+};
+
+/* Values equal to the .proto enums. */
+enum pb_status {
+	PB_ST_OK = 1,
+	PB_ST_DUPLICATE = 2,
+	PB_ST_GAP = 3,
+	PB_ST_MALFORMED = 4,
+	PB_ST_TOO_LARGE = 5,
+	PB_ST_BAD_VERSION = 6,
+	PB_ST_UNAVAILABLE = 7,
+	PB_ST_DENIED = 8,
+};
+
+enum pb_reason {
+	PB_R_UNKNOWN_SERIES = 1,
+	PB_R_NOT_FINITE = 2,
+	PB_R_FUTURE_TS = 3,
+	PB_R_ANCIENT_TS = 4,
+	PB_R_NEGATIVE_REGISTER = 5,
+	PB_R_OUT_OF_ORDER = 6,
+	PB_R_OUT_OF_RANGE = 7,
+	PB_R_COUNT = 8, /* one past the last reason */
+};
+
+const char *pb_status_name(int status); /* "OK", "GAP", ... */
+const char *pb_reason_name(int reason); /* "unknown series", ... */
+
+typedef struct pb_hello {
+	const char *sender;
+} pb_hello;
+
+typedef struct pb_welcome {
+	const char *sender;
+	uint64_t next_seq;
+} pb_welcome;
+
+/* Columns of one batch; after pb_decode they point into the decoded message
+ * and live until pb_msg_fini. nflags is 0 or n. */
+typedef struct pb_batch {
+	const char *sender;
+	uint64_t seq;
+	size_t n;
+	const uint64_t *series;
+	const int64_t *ts;
+	const double *value;
+	size_t nflags;
+	const uint32_t *flags;
+	/* Column lengths as received, so the receiver can refuse a batch whose
+	 * columns disagree (n is the series column's length). */
+	size_t nts, nvalue;
+} pb_batch;
+
+#define PB_MAX_REASONS 8
+typedef struct pb_reason_count {
+	int reason;
+	uint64_t count;
+	uint32_t first_index;
+	uint64_t first_series;
+} pb_reason_count;
+
+typedef struct pb_ack {
+	uint64_t seq;
+	int status;
+	uint64_t expected;
+	uint64_t accepted;
+	uint64_t rejected;
+	uint64_t duplicates;
+	size_t nreasons; /* at most PB_MAX_REASONS */
+	pb_reason_count reasons[PB_MAX_REASONS];
+	const char *message; /* may be NULL */
+} pb_ack;
+
+typedef struct pb_registry_import {
+	const char *districts_csv, *enterprises_csv, *meters_csv, *stations_csv; /* may be "" */
+	const char *origin;
+} pb_registry_import;
+
+typedef struct pb_registry_reply {
+	bool ok;
+	size_t nerrors;
+	const char *const *errors;
+	uint32_t districts, enterprises, meters, stations, added;
+} pb_registry_reply;
+
+typedef struct pb_query {
+	int level;	/* enum sto_level values: 1 meter .. 5 station */
+	const char *entity;
+	int resolution; /* enum er_res */
+	int64_t from, to;
+	const char *carrier;
+} pb_query;
+
+typedef struct pb_row {
+	int64_t start;
+	const char *carrier, *purpose, *unit;
+	int64_t count, sum, min, max;
+	uint64_t coverage_s;
+	uint32_t flags, members;
+} pb_row;
+
+typedef struct pb_query_reply {
+	bool ok;
+	const char *error;
+	const char *entity;
+	int level, resolution;
+	int32_t utc_offset_s;
+	size_t nrows;
+	const pb_row *rows;
+} pb_query_reply;
+
+typedef struct pb_counter {
+	const char *name;
+	uint64_t value;
+} pb_counter;
+
+typedef struct pb_sender_state {
+	const char *sender;
+	uint64_t high_water;
+} pb_sender_state;
+
+typedef struct pb_status_reply {
+	const char *role;
+	uint64_t uptime_s, series, flushes, db_bytes;
+	size_t ncounters;
+	const pb_counter *counters;
+	size_t nsenders;
+	const pb_sender_state *senders;
+} pb_status_reply;
+
+typedef struct pb_msg {
+	enum pb_type type;
+	uint32_t version;
+	union {
+		pb_hello hello;
+		pb_welcome welcome;
+		pb_batch batch;
+		pb_ack ack;
+		pb_registry_import registry_import;
+		pb_registry_reply registry_reply;
+		pb_query query;
+		pb_query_reply query_reply;
+		pb_status_reply status_reply;
+	} u;
+	void *opaque_; /* the decoded protobuf-c message; pb_msg_fini frees it */
+	void *extra_;  /* arrays converted for the caller; freed by pb_msg_fini */
+} pb_msg;
+
+/* Decodes one envelope. 0 and *out filled (release with pb_msg_fini);
+ * ER_EPROTO for bytes that are not an envelope or carry no body;
+ * ER_EVERSION when the version is not PB_VERSION (out->version says which;
+ * nothing to release). Strings are never NULL after a successful decode. */
+int pb_decode(const void *buf, size_t len, pb_msg *out);
+void pb_msg_fini(pb_msg *m);
+
+/* Encodes m (type and the matching union member; version is set to
+ * PB_VERSION) into a malloc'd buffer the caller frees. */
+int pb_encode(const pb_msg *m, uint8_t **out, size_t *len);
+
+/* Encodes a batch into buf of cap bytes without allocating. Returns the
+ * encoded length, or the length needed when it is larger than cap (nothing
+ * written then), or 0 on error. The load generator's hot path. */
+size_t pb_encode_batch_into(const pb_batch *b, void *buf, size_t cap);
+
+/* Convenience constructors for the common replies. */
+int pb_encode_ack(const pb_ack *a, uint8_t **out, size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

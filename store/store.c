@@ -1,0 +1,595 @@
+/* store.c: the LMDB environment (see store.h).
+ *
+ * Keys are big-endian so LMDB's byte order is time order within an entity
+ * and metric; the bucket start is offset by 2^63 so that negative instants
+ * sort before positive ones. Values are little-endian fixed layouts that
+ * start with a version byte, so a later schema can read old rows.
+ *
+ * Growing the map needs no transaction open in this process: read
+ * transactions hold a shared lock that sto_grow takes exclusively.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define VAL_VERSION 1
+#define VAL_LEN 56
+
+enum { DB_ROLLUP, DB_SERIES, DB_REGISTRY, DB_SENDERS, DB_META, DB_EVENTS, DB_ECON, DB_OUTBOX, DB_COUNT };
+static const char *db_names[DB_COUNT] = {"rollup", "series", "registry", "senders",
+					 "meta",   "events", "econ",     "outbox"};
+
+struct sto_env {
+	MDB_env *env;
+	MDB_dbi dbi[DB_COUNT];
+	pthread_rwlock_t grow; /* read txns shared, sto_grow exclusive */
+	uint64_t map_size;
+};
+
+struct sto_txn {
+	sto_env *env;
+	MDB_txn *txn;
+	bool read;
+};
+
+const char *sto_level_name(int level)
+{
+	static const char *n[] = {"?", "meter", "enterprise", "district", "city", "station"};
+	return level >= 1 && level <= 5 ? n[level] : "?";
+}
+
+int sto_level_parse(const char *s)
+{
+	for (int i = 1; i <= 5; i++)
+		if (strcmp(s, sto_level_name(i)) == 0)
+			return i;
+	return 0;
+}
+
+/* ---- byte order ---- */
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+void sto_key_encode(const sto_key *k, uint8_t out[STO_KEY_LEN])
+{
+	out[0] = k->level;
+	put_be64(out + 1, k->entity);
+	out[9] = (uint8_t)(k->metric >> 8);
+	out[10] = (uint8_t)k->metric;
+	out[11] = k->res;
+	put_be64(out + 12, (uint64_t)k->start ^ (1ull << 63));
+}
+
+void sto_key_decode(const uint8_t in[STO_KEY_LEN], sto_key *k)
+{
+	k->level = in[0];
+	k->entity = get_be64(in + 1);
+	k->metric = (uint16_t)(in[9] << 8 | in[10]);
+	k->res = in[11];
+	k->start = (int64_t)(get_be64(in + 12) ^ (1ull << 63));
+}
+
+int sto_key_cmp(const sto_key *a, const sto_key *b)
+{
+	uint8_t x[STO_KEY_LEN], y[STO_KEY_LEN];
+	sto_key_encode(a, x);
+	sto_key_encode(b, y);
+	return memcmp(x, y, STO_KEY_LEN);
+}
+
+void sto_val_zero(sto_val *v)
+{
+	memset(v, 0, sizeof *v);
+	v->min = INT64_MAX;
+	v->max = INT64_MIN;
+}
+
+void sto_val_merge(sto_val *a, const sto_val *b)
+{
+	a->count += b->count;
+	a->sum += b->sum;
+	a->coverage_s += b->coverage_s;
+	a->flags |= b->flags;
+	a->members += b->members;
+	if (b->min < a->min)
+		a->min = b->min;
+	if (b->max > a->max)
+		a->max = b->max;
+}
+
+static void val_encode(const sto_val *v, uint8_t out[VAL_LEN])
+{
+	memset(out, 0, VAL_LEN);
+	out[0] = VAL_VERSION;
+	put_le32(out + 4, v->flags);
+	put_le64(out + 8, (uint64_t)v->count);
+	put_le64(out + 16, (uint64_t)v->sum);
+	put_le64(out + 24, (uint64_t)v->min);
+	put_le64(out + 32, (uint64_t)v->max);
+	put_le64(out + 40, v->coverage_s);
+	put_le32(out + 48, v->members);
+}
+
+static int val_decode(const MDB_val *d, sto_val *v)
+{
+	const uint8_t *p = d->mv_data;
+	if (d->mv_size < VAL_LEN || p[0] != VAL_VERSION)
+		return ER_EVERSION;
+	v->flags = get_le32(p + 4);
+	v->count = (int64_t)get_le64(p + 8);
+	v->sum = (int64_t)get_le64(p + 16);
+	v->min = (int64_t)get_le64(p + 24);
+	v->max = (int64_t)get_le64(p + 32);
+	v->coverage_s = get_le64(p + 40);
+	v->members = get_le32(p + 48);
+	return 0;
+}
+
+static int map_rc(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS: return 0;
+	case MDB_NOTFOUND: return ER_ENOENT;
+	case MDB_MAP_FULL: return ER_EFULL; /* sto_grow helps */
+	case ENOSPC: return ER_EIO;	     /* the disk: retry later */
+	case ENOMEM: return ER_ENOMEM;
+	case EIO: return ER_EIO;
+	default: return ER_ESTORE;
+	}
+}
+
+/* ---- environment ---- */
+
+static int meta_get(MDB_txn *t, MDB_dbi dbi, const char *k, char *buf, size_t cap)
+{
+	MDB_val key = {strlen(k), (void *)k}, val;
+	int rc = mdb_get(t, dbi, &key, &val);
+	if (rc != 0)
+		return rc;
+	size_t n = val.mv_size < cap - 1 ? val.mv_size : cap - 1;
+	memcpy(buf, val.mv_data, n);
+	buf[n] = 0;
+	return 0;
+}
+
+static int meta_put(MDB_txn *t, MDB_dbi dbi, const char *k, const char *v)
+{
+	MDB_val key = {strlen(k), (void *)k}, val = {strlen(v), (void *)v};
+	return mdb_put(t, dbi, &key, &val, 0);
+}
+
+int sto_open(const sto_opts *o, sto_env **out, char *err, size_t errlen)
+{
+	sto_env *e;
+	MDB_txn *t = NULL;
+	int rc;
+	char buf[128], want[32];
+
+	err[0] = 0;
+	if (mkdir(o->dir, 0755) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create data directory %s: %s", o->dir, strerror(errno));
+		return ER_EIO;
+	}
+	e = calloc(1, sizeof *e);
+	if (e == NULL)
+		return ER_ENOMEM;
+	pthread_rwlock_init(&e->grow, NULL);
+	e->map_size = o->map_size ? o->map_size : (1ull << 30);
+	if ((rc = mdb_env_create(&e->env)) != 0)
+		goto lmdb_fail;
+	mdb_env_set_maxdbs(e->env, 16);
+	mdb_env_set_maxreaders(e->env, 256);
+	if ((rc = mdb_env_set_mapsize(e->env, e->map_size)) != 0)
+		goto lmdb_fail;
+	/* MDB_NOTLS: read transactions are not tied to threads. Without
+	 * sync a commit is durable only at the next sync (benchmarks). */
+	rc = mdb_env_open(e->env, o->dir, MDB_NOTLS | (o->sync ? 0 : MDB_NOSYNC), 0644);
+	if (rc != 0)
+		goto lmdb_fail;
+	{
+		MDB_envinfo info;
+		mdb_env_info(e->env, &info);
+		if (info.me_mapsize > e->map_size)
+			e->map_size = info.me_mapsize; /* a grown database keeps its size */
+	}
+	if ((rc = mdb_txn_begin(e->env, NULL, 0, &t)) != 0)
+		goto lmdb_fail;
+	for (int i = 0; i < DB_COUNT; i++)
+		if ((rc = mdb_dbi_open(t, db_names[i], MDB_CREATE, &e->dbi[i])) != 0)
+			goto lmdb_fail;
+
+	/* The schema, the UTC offset and the city are fixed when the
+	 * database is created: day buckets written under one offset do not
+	 * line up with another. */
+	snprintf(want, sizeof want, "%d", o->utc_offset_s);
+	rc = meta_get(t, e->dbi[DB_META], "schema", buf, sizeof buf);
+	if (rc == MDB_NOTFOUND) {
+		char sv[16];
+		snprintf(sv, sizeof sv, "%d", STO_SCHEMA);
+		if ((rc = meta_put(t, e->dbi[DB_META], "schema", sv)) != 0 ||
+		    (rc = meta_put(t, e->dbi[DB_META], "utc_offset_s", want)) != 0 ||
+		    (rc = meta_put(t, e->dbi[DB_META], "city", o->city ? o->city : "")) != 0)
+			goto lmdb_fail;
+	} else if (rc == 0) {
+		if (atoi(buf) != STO_SCHEMA) {
+			snprintf(err, errlen, "database %s has schema %s; this ecorolld reads schema %d", o->dir,
+				 buf, STO_SCHEMA);
+			rc = ER_EVERSION;
+			goto fail;
+		}
+		if (meta_get(t, e->dbi[DB_META], "utc_offset_s", buf, sizeof buf) == 0 && strcmp(buf, want) != 0) {
+			snprintf(err, errlen,
+				 "database %s was created with utc_offset %s s but the configuration says %s s; "
+				 "its day, month and year buckets would not line up (use a new data_dir)",
+				 o->dir, buf, want);
+			rc = ER_EINVAL;
+			goto fail;
+		}
+		if (o->city && meta_get(t, e->dbi[DB_META], "city", buf, sizeof buf) == 0 &&
+		    strcmp(buf, o->city) != 0) {
+			snprintf(err, errlen, "database %s belongs to city '%s', not '%s' (use a new data_dir)",
+				 o->dir, buf, o->city);
+			rc = ER_EINVAL;
+			goto fail;
+		}
+	} else {
+		goto lmdb_fail;
+	}
+	if ((rc = mdb_txn_commit(t)) != 0) {
+		t = NULL;
+		goto lmdb_fail;
+	}
+	*out = e;
+	return 0;
+lmdb_fail:
+	snprintf(err, errlen, "LMDB at %s: %s", o->dir, mdb_strerror(rc));
+	rc = map_rc(rc);
+	if (rc == ER_ENOENT)
+		rc = ER_ESTORE;
+fail:
+	if (t)
+		mdb_txn_abort(t);
+	if (e->env)
+		mdb_env_close(e->env);
+	pthread_rwlock_destroy(&e->grow);
+	free(e);
+	return rc;
+}
+
+void sto_close(sto_env *e)
+{
+	if (e == NULL)
+		return;
+	mdb_env_close(e->env);
+	pthread_rwlock_destroy(&e->grow);
+	free(e);
+}
+
+int sto_db_bytes(sto_env *e, uint64_t *bytes)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	if (mdb_env_info(e->env, &info) != 0 || mdb_env_stat(e->env, &st) != 0)
+		return ER_ESTORE;
+	*bytes = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+	return 0;
+}
+
+int sto_grow(sto_env *e)
+{
+	int rc;
+	pthread_rwlock_wrlock(&e->grow);
+	rc = mdb_env_set_mapsize(e->env, e->map_size * 2);
+	if (rc == 0)
+		e->map_size *= 2;
+	pthread_rwlock_unlock(&e->grow);
+	return map_rc(rc);
+}
+
+static int txn_begin(sto_env *e, bool read, sto_txn **out)
+{
+	sto_txn *t = malloc(sizeof *t);
+	int rc;
+	if (t == NULL)
+		return ER_ENOMEM;
+	pthread_rwlock_rdlock(&e->grow);
+	rc = mdb_txn_begin(e->env, NULL, read ? MDB_RDONLY : 0, &t->txn);
+	if (rc != 0) {
+		pthread_rwlock_unlock(&e->grow);
+		free(t);
+		return map_rc(rc);
+	}
+	t->env = e;
+	t->read = read;
+	*out = t;
+	return 0;
+}
+
+int sto_write_begin(sto_env *e, sto_txn **out)
+{
+	return txn_begin(e, false, out);
+}
+
+int sto_read_begin(sto_env *e, sto_txn **out)
+{
+	return txn_begin(e, true, out);
+}
+
+int sto_commit(sto_txn *t)
+{
+	int rc = mdb_txn_commit(t->txn);
+	pthread_rwlock_unlock(&t->env->grow);
+	free(t);
+	return map_rc(rc);
+}
+
+void sto_abort(sto_txn *t)
+{
+	if (t == NULL)
+		return;
+	mdb_txn_abort(t->txn);
+	pthread_rwlock_unlock(&t->env->grow);
+	free(t);
+}
+
+/* ---- rollups ---- */
+
+int sto_rollup_merge(sto_txn *t, const sto_key *k, const sto_val *delta, bool *existed, sto_val *now)
+{
+	uint8_t kb[STO_KEY_LEN], vb[VAL_LEN];
+	MDB_val key = {STO_KEY_LEN, kb}, val;
+	sto_val v;
+	int rc;
+
+	sto_key_encode(k, kb);
+	rc = mdb_get(t->txn, t->env->dbi[DB_ROLLUP], &key, &val);
+	if (rc == 0) {
+		if ((rc = val_decode(&val, &v)) != 0)
+			return rc;
+		*existed = true;
+	} else if (rc == MDB_NOTFOUND) {
+		sto_val_zero(&v);
+		*existed = false;
+	} else {
+		return map_rc(rc);
+	}
+	sto_val_merge(&v, delta);
+	val_encode(&v, vb);
+	val.mv_size = VAL_LEN;
+	val.mv_data = vb;
+	rc = mdb_put(t->txn, t->env->dbi[DB_ROLLUP], &key, &val, 0);
+	if (rc != 0)
+		return map_rc(rc);
+	*now = v;
+	return 0;
+}
+
+int sto_rollup_get(sto_txn *t, const sto_key *k, sto_val *out)
+{
+	uint8_t kb[STO_KEY_LEN];
+	MDB_val key = {STO_KEY_LEN, kb}, val;
+	int rc;
+
+	sto_key_encode(k, kb);
+	rc = mdb_get(t->txn, t->env->dbi[DB_ROLLUP], &key, &val);
+	if (rc != 0)
+		return map_rc(rc);
+	return val_decode(&val, out);
+}
+
+int sto_rollup_scan(sto_txn *t, int level, uint64_t entity, int res, int64_t from, int64_t to, sto_row_fn *fn,
+		    void *ctx)
+{
+	MDB_cursor *cur;
+	uint8_t kb[STO_KEY_LEN];
+	MDB_val key, val;
+	sto_key k = {.level = (uint8_t)level, .entity = entity, .metric = 0, .res = (uint8_t)res, .start = from};
+	int rc, out = 0;
+
+	rc = mdb_cursor_open(t->txn, t->env->dbi[DB_ROLLUP], &cur);
+	if (rc != 0)
+		return map_rc(rc);
+	/* Jump metric by metric: seek (metric, res, from), read while the
+	 * start is below to, then seek the next metric. */
+	for (uint32_t metric = 0; metric <= 0xffff;) {
+		k.metric = (uint16_t)metric;
+		k.res = (uint8_t)res;
+		k.start = from;
+		sto_key_encode(&k, kb);
+		key.mv_size = STO_KEY_LEN;
+		key.mv_data = kb;
+		rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+		if (rc == MDB_NOTFOUND)
+			break;
+		if (rc != 0) {
+			out = map_rc(rc);
+			break;
+		}
+		for (;;) {
+			sto_key g;
+			sto_val v;
+			if (key.mv_size != STO_KEY_LEN)
+				goto done;
+			sto_key_decode(key.mv_data, &g);
+			if (g.level != level || g.entity != entity)
+				goto done;
+			if (g.metric != metric) {
+				metric = g.metric; /* the next metric present */
+				break;
+			}
+			if (g.res != res || g.start >= to) {
+				metric++;
+				break;
+			}
+			if (val_decode(&val, &v) == 0 && (out = fn(ctx, &g, &v)) != 0)
+				goto done;
+			rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+			if (rc != 0)
+				goto done;
+		}
+	}
+done:
+	mdb_cursor_close(cur);
+	return out;
+}
+
+/* ---- senders, cursors, registry ---- */
+
+int sto_sender_put(sto_txn *t, const char *sender, size_t len, uint64_t hwm)
+{
+	uint8_t vb[9];
+	MDB_val key = {len, (void *)sender}, val = {sizeof vb, vb};
+	vb[0] = VAL_VERSION;
+	put_be64(vb + 1, hwm);
+	return map_rc(mdb_put(t->txn, t->env->dbi[DB_SENDERS], &key, &val, 0));
+}
+
+int sto_sender_get(sto_txn *t, const char *sender, size_t len, uint64_t *hwm)
+{
+	MDB_val key = {len, (void *)sender}, val;
+	int rc = mdb_get(t->txn, t->env->dbi[DB_SENDERS], &key, &val);
+	if (rc != 0)
+		return map_rc(rc);
+	if (val.mv_size != 9 || ((uint8_t *)val.mv_data)[0] != VAL_VERSION)
+		return ER_EVERSION;
+	*hwm = get_be64((uint8_t *)val.mv_data + 1);
+	return 0;
+}
+
+typedef int each_fn(void *ctx, const MDB_val *k, const MDB_val *v);
+
+static int each(sto_txn *t, int db, each_fn *fn, void *ctx)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(t->txn, t->env->dbi[db], &cur), out = 0;
+	if (rc != 0)
+		return map_rc(rc);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		if ((out = fn(ctx, &k, &v)) != 0)
+			break;
+	mdb_cursor_close(cur);
+	return out;
+}
+
+struct sender_each {
+	sto_sender_fn *fn;
+	void *ctx;
+};
+
+static int sender_cb(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+	struct sender_each *s = ctx;
+	if (v->mv_size != 9)
+		return 0;
+	return s->fn(s->ctx, k->mv_data, k->mv_size, get_be64((uint8_t *)v->mv_data + 1));
+}
+
+int sto_senders_each(sto_txn *t, sto_sender_fn *fn, void *ctx)
+{
+	struct sender_each s = {fn, ctx};
+	return each(t, DB_SENDERS, sender_cb, &s);
+}
+
+int sto_cursor_put(sto_txn *t, uint64_t series_key, int64_t ts, er_fx value)
+{
+	uint8_t kb[8], vb[17];
+	MDB_val key = {8, kb}, val = {sizeof vb, vb};
+	put_be64(kb, series_key);
+	vb[0] = VAL_VERSION;
+	put_le64(vb + 1, (uint64_t)ts);
+	put_le64(vb + 9, (uint64_t)value);
+	return map_rc(mdb_put(t->txn, t->env->dbi[DB_SERIES], &key, &val, 0));
+}
+
+struct cursor_each {
+	sto_cursor_fn *fn;
+	void *ctx;
+};
+
+static int cursor_cb(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+	struct cursor_each *c = ctx;
+	const uint8_t *p = v->mv_data;
+	if (k->mv_size != 8 || v->mv_size != 17 || p[0] != VAL_VERSION)
+		return 0;
+	return c->fn(c->ctx, get_be64(k->mv_data), (int64_t)get_le64(p + 1), (er_fx)get_le64(p + 9));
+}
+
+int sto_cursors_each(sto_txn *t, sto_cursor_fn *fn, void *ctx)
+{
+	struct cursor_each c = {fn, ctx};
+	return each(t, DB_SERIES, cursor_cb, &c);
+}
+
+int sto_registry_put(sto_txn *t, int kind, uint64_t key, const char *row)
+{
+	uint8_t kb[9];
+	MDB_val k = {9, kb}, v = {strlen(row), (void *)row};
+	kb[0] = (uint8_t)kind;
+	put_be64(kb + 1, key);
+	return map_rc(mdb_put(t->txn, t->env->dbi[DB_REGISTRY], &k, &v, 0));
+}
+
+struct registry_each {
+	sto_registry_fn *fn;
+	void *ctx;
+};
+
+static int registry_cb(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+	struct registry_each *r = ctx;
+	const uint8_t *p = k->mv_data;
+	if (k->mv_size != 9)
+		return 0;
+	return r->fn(r->ctx, p[0], get_be64(p + 1), v->mv_data, v->mv_size);
+}
+
+int sto_registry_each(sto_txn *t, sto_registry_fn *fn, void *ctx)
+{
+	struct registry_each r = {fn, ctx};
+	return each(t, DB_REGISTRY, registry_cb, &r);
+}

@@ -1,0 +1,111 @@
+/* store.h: ecoroll's LMDB environment (DESIGN.md "Storage").
+ *
+ * Named databases: rollup (level, entity, metric, resolution, bucket start;
+ * big-endian so a cursor walks time), series (cumulative meter cursors),
+ * registry (canonical CSV rows), senders (high-water marks), meta (schema
+ * version, UTC offset, city), events, econ, outbox (kept for later
+ * capabilities). Values are fixed-layout records with a version byte.
+ *
+ * Threads: one write transaction at a time (LMDB serializes writers);
+ * read transactions from any thread (MDB_NOTLS), never blocking writers.
+ */
+#ifndef STO_STORE_H
+#define STO_STORE_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <stdbool.h>
+
+#include "er.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define STO_SCHEMA 1
+
+enum sto_level { STO_METER = 1, STO_ENTERPRISE = 2, STO_DISTRICT = 3, STO_CITY = 4, STO_STATION = 5 };
+const char *sto_level_name(int level);
+int sto_level_parse(const char *s);
+
+/* metric = carrier | purpose << 8 (aggregate/registry.h numbering). */
+static inline uint16_t sto_metric(int carrier, int purpose)
+{
+	return (uint16_t)(carrier | purpose << 8);
+}
+
+#define STO_KEY_LEN 20
+typedef struct sto_key {
+	uint8_t level;
+	uint64_t entity; /* XXH3 key of the code; the city's is its code's */
+	uint16_t metric;
+	uint8_t res; /* enum er_res */
+	int64_t start;
+} sto_key;
+
+typedef struct sto_val {
+	int64_t count;
+	er_fx sum, min, max;
+	uint64_t coverage_s;
+	uint32_t flags;
+	uint32_t members; /* distinct member series with data (tier rows) */
+} sto_val;
+
+void sto_key_encode(const sto_key *k, uint8_t out[STO_KEY_LEN]);
+void sto_key_decode(const uint8_t in[STO_KEY_LEN], sto_key *k);
+int sto_key_cmp(const sto_key *a, const sto_key *b);
+/* An empty value: counts 0, min INT64_MAX, max INT64_MIN. */
+void sto_val_zero(sto_val *v);
+void sto_val_merge(sto_val *a, const sto_val *b);
+
+typedef struct sto_env sto_env;
+typedef struct sto_txn sto_txn;
+
+typedef struct sto_opts {
+	const char *dir;
+	uint64_t map_size; /* bytes; grows by doubling when full */
+	bool sync;	   /* fsync every commit (default); false only for benchmarks */
+	int utc_offset_s;  /* must match the database's */
+	const char *city;
+} sto_opts;
+
+/* Creates dir if needed. On error, err says why in a sentence. */
+int sto_open(const sto_opts *o, sto_env **out, char *err, size_t errlen);
+void sto_close(sto_env *env);
+int sto_db_bytes(sto_env *env, uint64_t *bytes);
+
+int sto_write_begin(sto_env *env, sto_txn **out);
+/* ER_EFULL when the map is full: the transaction is gone; call sto_grow
+ * and redo it. */
+int sto_commit(sto_txn *txn);
+void sto_abort(sto_txn *txn);
+int sto_grow(sto_env *env);
+int sto_read_begin(sto_env *env, sto_txn **out);
+
+/* Adds delta to the row at k (creating it); reports whether it existed
+ * and the new value. */
+int sto_rollup_merge(sto_txn *txn, const sto_key *k, const sto_val *delta, bool *existed, sto_val *now);
+int sto_rollup_get(sto_txn *txn, const sto_key *k, sto_val *out); /* ER_ENOENT */
+typedef int sto_row_fn(void *ctx, const sto_key *k, const sto_val *v);
+/* Rows of one entity at one resolution with from <= start < to, every
+ * metric, in (metric, start) order. A nonzero return from fn stops. */
+int sto_rollup_scan(sto_txn *txn, int level, uint64_t entity, int res, int64_t from, int64_t to, sto_row_fn *fn,
+		    void *ctx);
+
+int sto_sender_put(sto_txn *txn, const char *sender, size_t len, uint64_t hwm);
+int sto_sender_get(sto_txn *txn, const char *sender, size_t len, uint64_t *hwm);
+typedef int sto_sender_fn(void *ctx, const char *sender, size_t len, uint64_t hwm);
+int sto_senders_each(sto_txn *txn, sto_sender_fn *fn, void *ctx);
+
+int sto_cursor_put(sto_txn *txn, uint64_t series_key, int64_t ts, er_fx value);
+typedef int sto_cursor_fn(void *ctx, uint64_t series_key, int64_t ts, er_fx value);
+int sto_cursors_each(sto_txn *txn, sto_cursor_fn *fn, void *ctx);
+
+int sto_registry_put(sto_txn *txn, int kind, uint64_t key, const char *row);
+typedef int sto_registry_fn(void *ctx, int kind, uint64_t key, const char *row, size_t len);
+int sto_registry_each(sto_txn *txn, sto_registry_fn *fn, void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
