@@ -65,7 +65,7 @@ TEST_SRC := $(wildcard tests/test_*.c)
 STRESS_SRC := $(wildcard tests/stress_*.c)
 TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
 STRESS := $(patsubst tests/%.c,$(B)/tests/%,$(STRESS_SRC))
-TEST_COMMON := $(B)/tests/tutil.o
+TEST_COMMON := $(B)/tests/tutil.o $(B)/tests/itutil.o
 
 BENCH_SRC := $(wildcard bench/micro_*.cc)
 BENCHES := $(patsubst bench/%.cc,$(B)/bench/%,$(BENCH_SRC))

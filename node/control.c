@@ -152,18 +152,18 @@ static void do_import(node *n, const pb_registry_import *in, pb_msg *reply, agg_
 {
 	agg_import imp = {0};
 	agg_import_result res;
-	char *names = strdup(in->origin ? in->origin : ""), *save = NULL, *tok;
+	char *names = strdup(in->origin ? in->origin : ""), *rest = names, *tok;
 	static const char *dflt[AGG_F_COUNT] = {"districts.csv", "enterprises.csv", "meters.csv", "stations.csv"};
 
 	imp.text[AGG_F_DISTRICTS] = in->districts_csv;
 	imp.text[AGG_F_ENTERPRISES] = in->enterprises_csv;
 	imp.text[AGG_F_METERS] = in->meters_csv;
 	imp.text[AGG_F_STATIONS] = in->stations_csv;
-	/* origin: the four file names joined by ';', in the files' order */
-	tok = names ? strtok_r(names, ";", &save) : NULL;
+	/* origin: the four file names joined by ';', in the files' order;
+	 * strsep keeps empty names in their place */
 	for (int f = 0; f < AGG_F_COUNT; f++) {
+		tok = rest ? strsep(&rest, ";") : NULL;
 		imp.name[f] = tok && tok[0] ? tok : dflt[f];
-		tok = tok ? strtok_r(NULL, ";", &save) : NULL;
 	}
 	int rc = node_registry_import(n, &imp, &res);
 	reply->type = PB_REGISTRY_REPLY;
