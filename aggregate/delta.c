@@ -11,6 +11,7 @@
  * - Counters are atomic; the drain reads them with relaxed atomics after
  *   the grace period (the epoch gives the ordering; er_tsan_* tells TSan).
  */
+#include <ck_epoch.h>
 #include "delta.h"
 
 #include <pthread.h>

@@ -20,7 +20,9 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <stdbool.h>
-#include <ck_epoch.h>
+/* Concurrency Kit epoch records, opaque here: ck headers are not C++-clean
+ * and the benchmark harness includes this header. */
+struct ck_epoch_record;
 
 #include "er.h"
 
@@ -78,8 +80,8 @@ int agg_core_new(const agg_core_opts *opts, agg_core **out);
 void agg_core_free(agg_core *core);
 /* Record i of AGG_REC_* (for the store thread, the registry writer, one
  * reader thread). The core owns the epoch and every record. */
-ck_epoch_record_t *agg_core_record(agg_core *core, int which);
-ck_epoch_record_t *agg_core_worker_record(agg_core *core, int w);
+struct ck_epoch_record *agg_core_record(agg_core *core, int which);
+struct ck_epoch_record *agg_core_worker_record(agg_core *core, int w);
 
 /* Worker side. enter begins an epoch section and returns the active table;
  * leave ends it. Everything between goes to that one table. */

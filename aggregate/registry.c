@@ -12,6 +12,7 @@
  *
  * Invariant: two different codes of one kind never share a key. A
  * collision is refused at import (DESIGN.md "Series"), so a key is a code. */
+#include <ck_epoch.h>
 #include "registry.h"
 
 #include <ck_hs.h>

@@ -21,7 +21,9 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <stdbool.h>
-#include <ck_epoch.h>
+/* Concurrency Kit epoch records, opaque here: ck headers are not C++-clean
+ * and the benchmark harness includes this header. */
+struct ck_epoch_record;
 
 #include "er.h"
 
@@ -120,7 +122,7 @@ typedef struct agg_registry agg_registry;
  * out readers before freeing a grown index's old table; the caller owns it
  * and keeps it alive longer than the registry. NULL when there is only
  * ever one thread (tests, tools). */
-int agg_registry_new(ck_epoch_record_t *writer, agg_registry **out);
+int agg_registry_new(struct ck_epoch_record *writer, agg_registry **out);
 void agg_registry_free(agg_registry *reg);
 
 /* Lock-free lookups; see the header comment about epoch sections. */

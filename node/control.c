@@ -3,6 +3,7 @@
  * MVCC snapshot that never blocks ingest. One request at a time: imports
  * are rare and queries are short; the HTTP API will add parallel readers.
  */
+#include <ck_epoch.h>
 #include "node.h"
 
 #include <errno.h>

@@ -16,6 +16,7 @@
  * and send the acks. A failed commit keeps pending and tries again later:
  * nothing is acknowledged that is not durable, and nothing is dropped.
  */
+#include <ck_epoch.h>
 #include "node.h"
 
 #include "batch.h"
