@@ -41,9 +41,9 @@ void agg_apportion(agg_delta *t, int w, uint32_t series, int64_t t0, int64_t t1,
 		s.count = h == h1;
 		s.sum = s.min = s.max = part;
 		s.coverage_s = (uint32_t)(b - a);
-		/* An hour is estimated when no reading lies in it: the span
-		 * starts before it and ends after it. */
-		s.flags = (t0 < hs && t1 > he) ? gap_flags : 0;
+		/* An hour is estimated when the gap covers all of it: no
+		 * reading lies inside it (DOMAIN.md 3). */
+		s.flags = (t0 <= hs && t1 >= he) ? gap_flags : 0;
 		agg_delta_add(t, w, agg_key(series, h), &s);
 	}
 }
@@ -71,7 +71,8 @@ static int apply_cumulative(agg_delta *t, int w, agg_series *s, int64_t ts, er_f
 	span = ts - c->ts;
 	if (v >= c->value) {
 		inc = v - c->value;
-	} else if (s->capacity > 0 && (__int128)c->value * 10 >= (__int128)s->capacity * 9) {
+	} else if (s->capacity > 0 && c->value <= s->capacity && v < s->capacity &&
+		   (__int128)c->value * 10 >= (__int128)s->capacity * 9) {
 		/* Rollover: the previous reading was in the top 10% of the
 		 * register, so it wrapped (DOMAIN.md 3). */
 		inc = (s->capacity - c->value) + v;

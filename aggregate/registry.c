@@ -371,7 +371,10 @@ static bool valid_code(const char *s)
 /* Appends a CSV field, quoted when it has a comma, a quote or edge spaces. */
 static void csv_put(char **w, char *end, const char *s, bool last)
 {
-	bool q = strpbrk(s, ",\"") != NULL || (s[0] == ' ') || (s[0] && s[strlen(s) - 1] == ' ');
+	/* er_csv_split trims spaces and tabs around unquoted fields */
+	size_t n = strlen(s);
+	bool q = strpbrk(s, ",\"") != NULL || (n && (s[0] == ' ' || s[0] == '\t')) ||
+		 (n && (s[n - 1] == ' ' || s[n - 1] == '\t'));
 	char *p = *w;
 	if (q && p < end)
 		*p++ = '"';
@@ -389,6 +392,7 @@ static void csv_put(char **w, char *end, const char *s, bool last)
 }
 
 #define ROW_MAX 1024
+#define NAME_MAX_BYTES 255 /* keeps every canonical row well inside ROW_MAX */
 
 static void canon_row(const agg_head *h, char *buf)
 {
@@ -510,11 +514,24 @@ static char *dup_field(const char *s)
 	return strdup(s);
 }
 
+static bool bad_name(import_ctx *c, const char *name)
+{
+	if (name[0] == 0) {
+		add_error(c, "empty name");
+		return true;
+	}
+	if (strlen(name) > NAME_MAX_BYTES) {
+		add_error(c, "name longer than %d bytes", NAME_MAX_BYTES);
+		return true;
+	}
+	return false;
+}
+
 static void parse_district(import_ctx *c, char **f)
 {
 	agg_district *d;
-	if (f[1][0] == 0)
-		return add_error(c, "empty name");
+	if (bad_name(c, f[1]))
+		return;
 	d = calloc(1, sizeof *d);
 	if (d == NULL)
 		return add_error(c, "out of memory");
@@ -544,8 +561,8 @@ static void parse_enterprise(import_ctx *c, char **f)
 	const agg_head *d;
 	agg_enterprise *e;
 
-	if (f[1][0] == 0)
-		return add_error(c, "empty name");
+	if (bad_name(c, f[1]))
+		return;
 	if (!valid_industry(f[3]))
 		return add_error(c, "industry '%s' is not a GB/T 4754 code (a letter and 2-4 digits, e.g. C26)", f[3]);
 	if ((d = need(c, AGG_DISTRICT, f[2], "district")) == NULL)
@@ -650,14 +667,16 @@ static void parse_station(import_ctx *c, char **f)
 	bool eval;
 	char list[256], *tok, *save;
 
-	if (f[1][0] == 0)
-		return add_error(c, "empty name");
+	if (bad_name(c, f[1]))
+		return;
 	if (strlen(f[3]) >= sizeof list)
 		return add_error(c, "pollutant list too long");
 	strcpy(list, f[3]);
 	for (tok = strtok_r(list, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
-		while (*tok == ' ')
+		while (*tok == ' ' || *tok == '\t')
 			tok++;
+		for (char *e = tok + strlen(tok); e > tok && (e[-1] == ' ' || e[-1] == '\t');)
+			*--e = 0;
 		int p = agg_carrier_parse(tok);
 		if (!is_pollutant(p))
 			return add_error(c, "unknown pollutant '%s' (pm25, pm10, o3, no2, so2, co)", tok);
@@ -712,9 +731,11 @@ static agg_series *station_series(const agg_station *s, int pollutant)
 	return m;
 }
 
+#define MAX_FIELDS 64 /* far more than any file has: a long row still gets a field count */
+
 static void parse_file(import_ctx *c, int file, const char *text)
 {
-	char *buf, *line, *next, *f[16];
+	char *buf, *line, *next, *f[MAX_FIELDS];
 	int nf, want = file == AGG_F_DISTRICTS ? 2 : file == AGG_F_ENTERPRISES ? 4 : file == AGG_F_METERS ? 9 : 5;
 	bool header = false;
 
@@ -740,7 +761,7 @@ static void parse_file(import_ctx *c, int file, const char *text)
 		if (!header) {
 			char want_h[128];
 			snprintf(want_h, sizeof want_h, "%s", headers[file]);
-			nf = er_csv_split(line, f, 16);
+			nf = er_csv_split(line, f, MAX_FIELDS);
 			char got[256] = "";
 			for (int i = 0; i < nf; i++) {
 				if (i)
@@ -754,9 +775,10 @@ static void parse_file(import_ctx *c, int file, const char *text)
 			header = true;
 			continue;
 		}
-		nf = er_csv_split(line, f, 16);
+		nf = er_csv_split(line, f, MAX_FIELDS);
 		if (nf < 0) {
-			add_error(c, "malformed CSV (unterminated quote or text after a closing quote)");
+			add_error(c, "malformed CSV (unterminated quote, text after a closing quote, or more than %d fields)",
+				  MAX_FIELDS);
 			continue;
 		}
 		if (nf != want) {

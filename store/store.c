@@ -36,7 +36,11 @@ struct sto_txn {
 	sto_env *env;
 	MDB_txn *txn;
 	bool read;
+	bool full; /* a write hit MDB_MAP_FULL: the txn is dead, commit says ER_EFULL */
 };
+
+/* Maps a write's LMDB result, remembering a full map for sto_commit. */
+static int wrc(sto_txn *t, int rc);
 
 const char *sto_level_name(int level)
 {
@@ -344,6 +348,7 @@ static int txn_begin(sto_env *e, bool read, sto_txn **out)
 	}
 	t->env = e;
 	t->read = read;
+	t->full = false;
 	*out = t;
 	return 0;
 }
@@ -360,9 +365,22 @@ int sto_read_begin(sto_env *e, sto_txn **out)
 
 int sto_commit(sto_txn *t)
 {
-	int rc = mdb_txn_commit(t->txn);
+	int rc;
+	if (t->full) {
+		mdb_txn_abort(t->txn);
+		rc = MDB_MAP_FULL;
+	} else {
+		rc = mdb_txn_commit(t->txn);
+	}
 	pthread_rwlock_unlock(&t->env->grow);
 	free(t);
+	return map_rc(rc);
+}
+
+static int wrc(sto_txn *t, int rc)
+{
+	if (rc == MDB_MAP_FULL)
+		t->full = true;
 	return map_rc(rc);
 }
 
@@ -402,7 +420,7 @@ int sto_rollup_merge(sto_txn *t, const sto_key *k, const sto_val *delta, bool *e
 	val.mv_data = vb;
 	rc = mdb_put(t->txn, t->env->dbi[DB_ROLLUP], &key, &val, 0);
 	if (rc != 0)
-		return map_rc(rc);
+		return wrc(t, rc);
 	*now = v;
 	return 0;
 }
@@ -484,7 +502,7 @@ int sto_sender_put(sto_txn *t, const char *sender, size_t len, uint64_t hwm)
 	MDB_val key = {len, (void *)sender}, val = {sizeof vb, vb};
 	vb[0] = VAL_VERSION;
 	put_be64(vb + 1, hwm);
-	return map_rc(mdb_put(t->txn, t->env->dbi[DB_SENDERS], &key, &val, 0));
+	return wrc(t, mdb_put(t->txn, t->env->dbi[DB_SENDERS], &key, &val, 0));
 }
 
 int sto_sender_get(sto_txn *t, const char *sender, size_t len, uint64_t *hwm)
@@ -542,7 +560,7 @@ int sto_cursor_put(sto_txn *t, uint64_t series_key, int64_t ts, er_fx value)
 	vb[0] = VAL_VERSION;
 	put_le64(vb + 1, (uint64_t)ts);
 	put_le64(vb + 9, (uint64_t)value);
-	return map_rc(mdb_put(t->txn, t->env->dbi[DB_SERIES], &key, &val, 0));
+	return wrc(t, mdb_put(t->txn, t->env->dbi[DB_SERIES], &key, &val, 0));
 }
 
 struct cursor_each {
@@ -571,7 +589,7 @@ int sto_registry_put(sto_txn *t, int kind, uint64_t key, const char *row)
 	MDB_val k = {9, kb}, v = {strlen(row), (void *)row};
 	kb[0] = (uint8_t)kind;
 	put_be64(kb + 1, key);
-	return map_rc(mdb_put(t->txn, t->env->dbi[DB_REGISTRY], &k, &v, 0));
+	return wrc(t, mdb_put(t->txn, t->env->dbi[DB_REGISTRY], &k, &v, 0));
 }
 
 struct registry_each {
