@@ -127,9 +127,11 @@ int agg_core_new(const agg_core_opts *o, agg_core **out)
 	c->nworkers = n;
 	if (table_init(&c->tables[0], o->slots, n) != 0 || table_init(&c->tables[1], o->slots, n) != 0)
 		goto fail;
-	c->records = calloc((size_t)(AGG_REC_EXTRA + n), sizeof *c->records);
+	/* ck_epoch_record_t is cache-line aligned: calloc's 16 bytes is not enough. */
+	c->records = aligned_alloc(64, (size_t)(AGG_REC_EXTRA + n) * sizeof *c->records);
 	if (c->records == NULL)
 		goto fail;
+	memset(c->records, 0, (size_t)(AGG_REC_EXTRA + n) * sizeof *c->records);
 	ck_epoch_init(&c->epoch);
 	for (int i = 0; i < AGG_REC_EXTRA + n; i++)
 		ck_epoch_register(&c->epoch, &c->records[i], NULL);
