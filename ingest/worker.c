@@ -5,6 +5,7 @@
  * readings of one meter are applied in order without locks. Go-back-N:
  *   seq <= committed          DUPLICATE ack now (already durable)
  *   committed < seq <= applied  no reply: its ack follows its commit
+ * and Hello is answered with a Welcome that only names durable batches.
  *   seq == applied + 1        apply, ack after commit
  *   otherwise                 GAP, expected = applied + 1
  * A batch is applied inside one epoch section to one delta table, together
@@ -404,6 +405,38 @@ static void on_batch(ing_worker *w, void *out, zmq_msg_t *id, const pb_batch *b)
 	bump(w, ING_C_GAPS_APPORTIONED, ms.gaps);
 }
 
+/* Welcome{next_seq} tells a sender where to resume, so it must name a
+ * durable point: when every batch this sender had applied is committed,
+ * it is sent at once with committed + 1; otherwise it is logged into the
+ * active table like an ack and the store thread sends it after the commit
+ * that makes those batches durable, with applied + 1. Either way the
+ * sender never skips a batch that a crash could still lose, and never
+ * resends one that was applied. */
+static void on_hello(ing_worker *w, void *out, zmq_msg_t *id, ing_sender *snd)
+{
+	pb_msg r = {.type = PB_WELCOME};
+	uint8_t *buf;
+	size_t len;
+	/* acquire: pairs with the store thread's release after its commit */
+	uint64_t committed = atomic_load_explicit(&snd->committed, memory_order_acquire);
+
+	r.u.welcome.sender = snd->name;
+	r.u.welcome.next_seq = snd->applied + 1;
+	if (committed == snd->applied) {
+		reply(w, out, id, &r);
+		return;
+	}
+	if (pb_encode(&r, &buf, &len) != 0)
+		return;
+	agg_delta *t = agg_core_enter(w->core, w->id);
+	/* seq = applied: persisting it again as the high-water mark is a
+	 * no-op, and it never moves committed backwards. */
+	if (log_ack(t, w->id, snd, snd->applied, id, buf, len) != 0)
+		abort(); /* out of memory: cannot queue the reply */
+	agg_core_leave(w->core, w->id);
+	free(buf);
+}
+
 static void on_frame(ing_worker *w, void *out, zmq_msg_t *id, zmq_msg_t *body)
 {
 	pb_msg m;
@@ -436,13 +469,7 @@ static void on_frame(ing_worker *w, void *out, zmq_msg_t *id, zmq_msg_t *body)
 			break;
 		}
 		bump(w, ING_C_HELLOS, 1);
-		pb_msg r = {.type = PB_WELCOME};
-		r.u.welcome.sender = snd->name;
-		/* committed + 1, not applied + 1: a sender that restarts keeps
-		 * every batch not yet durable in its window and resends it;
-		 * resends of applied batches are ignored, their acks follow. */
-		r.u.welcome.next_seq = atomic_load_explicit(&snd->committed, memory_order_acquire) + 1;
-		reply(w, out, id, &r);
+		on_hello(w, out, id, snd);
 		break;
 	}
 	case PB_BATCH: on_batch(w, out, id, &m.u.batch); break;

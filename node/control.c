@@ -46,7 +46,8 @@ static int on_row(void *ctx, const sto_key *k, const sto_val *v)
 	pb_row *r = &q->rows[q->n++];
 	r->start = k->start;
 	r->carrier = agg_carrier_name(carrier) ? agg_carrier_name(carrier) : "?";
-	r->purpose = agg_purpose_name(k->metric >> 8);
+	/* a pollutant has no accounting purpose */
+	r->purpose = carrier >= AGG_PM25 ? "" : agg_purpose_name(k->metric >> 8);
 	r->unit = agg_carrier_unit(carrier) ? agg_carrier_unit(carrier) : "";
 	r->count = v->count;
 	r->sum = v->sum;
