@@ -166,9 +166,14 @@ static int dec_query_reply(const Ecoroll__QueryReply *q, pb_msg *out)
 			.coverage_s = r->coverage_s,
 			.flags = r->flags,
 			.members = r->members,
+			.value = rstr(r->value),
+			.value_unit = rstr(r->value_unit),
+			.source = rstr(r->source),
+			.complete = r->complete,
 		};
 	}
 	out->extra_ = rows;
+	o->table_version = rstr(q->table_version);
 	o->ok = q->ok;
 	o->error = rstr(q->error);
 	o->entity = rstr(q->entity);
@@ -218,6 +223,40 @@ static int dec_status_reply(const Ecoroll__StatusReply *s, pb_msg *out)
 	o->counters = counters;
 	o->nsenders = s->n_senders;
 	o->senders = senders;
+	return 0;
+}
+
+static int dec_events_reply(const Ecoroll__EventsReply *r, pb_msg *out)
+{
+	pb_events_reply *o = &out->u.events_reply;
+	pb_event *ev = NULL;
+
+	if (r->n_events > 0) {
+		ev = calloc(r->n_events, sizeof *ev);
+		if (ev == NULL)
+			return ER_ENOMEM;
+	}
+	for (size_t i = 0; i < r->n_events; i++) {
+		const Ecoroll__Event *e = r->events[i];
+		ev[i] = (pb_event){
+			.id = e->id,
+			.type = rstr(e->type),
+			.status = rstr(e->status),
+			.meter = rstr(e->meter),
+			.t0 = e->t0,
+			.t1 = e->t1,
+			.v0 = e->v0,
+			.v1 = e->v1,
+			.amount = e->amount,
+			.created = e->created,
+			.resolved = e->resolved,
+		};
+	}
+	out->extra_ = ev;
+	o->ok = r->ok;
+	o->error = rstr(r->error);
+	o->nevents = r->n_events;
+	o->events = ev;
 	return 0;
 }
 
@@ -294,6 +333,9 @@ static int dec_body(const Ecoroll__Envelope *env, pb_msg *out)
 		out->u.query.from = q->from;
 		out->u.query.to = q->to;
 		out->u.query.carrier = rstr(q->carrier);
+		out->u.query.unit = rstr(q->unit);
+		out->u.query.method = rstr(q->method);
+		out->u.query.scope = rstr(q->scope);
 		return 0;
 	}
 	case ECOROLL__ENVELOPE__BODY_QUERY_REPLY:
@@ -311,6 +353,53 @@ static int dec_body(const Ecoroll__Envelope *env, pb_msg *out)
 			return ER_EPROTO;
 		out->type = PB_STATUS_REPLY;
 		return dec_status_reply(env->status_reply, out);
+	case ECOROLL__ENVELOPE__BODY_EVENTS_REQUEST:
+		if (env->events_request == NULL)
+			return ER_EPROTO;
+		out->type = PB_EVENTS_REQUEST;
+		out->u.events_request.meter = rstr(env->events_request->meter);
+		out->u.events_request.after_id = env->events_request->after_id;
+		out->u.events_request.limit = env->events_request->limit;
+		return 0;
+	case ECOROLL__ENVELOPE__BODY_EVENTS_REPLY:
+		if (env->events_reply == NULL)
+			return ER_EPROTO;
+		out->type = PB_EVENTS_REPLY;
+		return dec_events_reply(env->events_reply, out);
+	case ECOROLL__ENVELOPE__BODY_EVENT_ACCEPT:
+		if (env->event_accept == NULL)
+			return ER_EPROTO;
+		out->type = PB_EVENT_ACCEPT;
+		out->u.event_accept = env->event_accept->id;
+		return 0;
+	case ECOROLL__ENVELOPE__BODY_REPLACEMENT:
+		if (env->replacement == NULL)
+			return ER_EPROTO;
+		out->type = PB_REPLACEMENT;
+		out->u.replacement.meter = rstr(env->replacement->meter);
+		out->u.replacement.ts = env->replacement->ts;
+		out->u.replacement.old_final = env->replacement->old_final;
+		out->u.replacement.new_initial = env->replacement->new_initial;
+		return 0;
+	case ECOROLL__ENVELOPE__BODY_RELOAD:
+		if (env->reload == NULL)
+			return ER_EPROTO;
+		out->type = PB_RELOAD;
+		return 0;
+	case ECOROLL__ENVELOPE__BODY_COMMAND_REPLY:
+		if (env->command_reply == NULL)
+			return ER_EPROTO;
+		out->type = PB_COMMAND_REPLY;
+		out->u.command_reply.ok = env->command_reply->ok;
+		out->u.command_reply.message = rstr(env->command_reply->message);
+		return 0;
+	case ECOROLL__ENVELOPE__BODY_ECON_IMPORT:
+		if (env->econ_import == NULL)
+			return ER_EPROTO;
+		out->type = PB_ECON_IMPORT;
+		out->u.econ_import.csv = rstr(env->econ_import->csv);
+		out->u.econ_import.origin = rstr(env->econ_import->origin);
+		return 0;
 	default:
 		return ER_EPROTO;
 	}
@@ -417,6 +506,13 @@ struct enc {
 		Ecoroll__QueryReply query_reply;
 		Ecoroll__StatusRequest status_request;
 		Ecoroll__StatusReply status_reply;
+		Ecoroll__EventsRequest events_request;
+		Ecoroll__EventsReply events_reply;
+		Ecoroll__EventAccept event_accept;
+		Ecoroll__Replacement replacement;
+		Ecoroll__Reload reload;
+		Ecoroll__CommandReply command_reply;
+		Ecoroll__EconImport econ_import;
 	} b;
 	Ecoroll__ReasonCount reasons[PB_MAX_REASONS];
 	Ecoroll__ReasonCount *reasonp[PB_MAX_REASONS];
@@ -521,6 +617,10 @@ static int enc_query_reply(const pb_query_reply *q, struct enc *e)
 		rows[i].coverage_s = r->coverage_s;
 		rows[i].flags = r->flags;
 		rows[i].members = r->members;
+		rows[i].value = wstr(r->value);
+		rows[i].value_unit = wstr(r->value_unit);
+		rows[i].source = wstr(r->source);
+		rows[i].complete = r->complete;
 		rowp[i] = &rows[i];
 	}
 	ecoroll__query_reply__init(o);
@@ -532,7 +632,53 @@ static int enc_query_reply(const pb_query_reply *q, struct enc *e)
 	o->utc_offset_s = q->utc_offset_s;
 	o->n_rows = q->nrows;
 	o->rows = rowp;
+	o->table_version = wstr(q->table_version);
 	e->env.query_reply = o;
+	return 0;
+}
+
+static int enc_events_reply(const pb_events_reply *r, struct enc *e)
+{
+	Ecoroll__EventsReply *o = &e->b.events_reply;
+	Ecoroll__Event *ev = NULL, **evp = NULL;
+	size_t total = 0, eoff = 0, poff = 0;
+	char *block;
+
+	if (r->nevents > 0) {
+		if (r->events == NULL)
+			return ER_EINVAL;
+		if (!layout_add(&total, r->nevents, sizeof(*ev), _Alignof(Ecoroll__Event), &eoff) ||
+		    !layout_add(&total, r->nevents, sizeof(*evp), _Alignof(Ecoroll__Event *), &poff))
+			return ER_EINVAL;
+		block = malloc(total);
+		if (block == NULL)
+			return ER_ENOMEM;
+		e->heap = block;
+		ev = (Ecoroll__Event *)(void *)(block + eoff);
+		evp = (Ecoroll__Event **)(void *)(block + poff);
+	}
+	for (size_t i = 0; i < r->nevents; i++) {
+		const pb_event *x = &r->events[i];
+		ecoroll__event__init(&ev[i]);
+		ev[i].id = x->id;
+		ev[i].type = wstr(x->type);
+		ev[i].status = wstr(x->status);
+		ev[i].meter = wstr(x->meter);
+		ev[i].t0 = x->t0;
+		ev[i].t1 = x->t1;
+		ev[i].v0 = x->v0;
+		ev[i].v1 = x->v1;
+		ev[i].amount = x->amount;
+		ev[i].created = x->created;
+		ev[i].resolved = x->resolved;
+		evp[i] = &ev[i];
+	}
+	ecoroll__events_reply__init(o);
+	o->ok = r->ok;
+	o->error = wstr(r->error);
+	o->n_events = r->nevents;
+	o->events = evp;
+	e->env.events_reply = o;
 	return 0;
 }
 
@@ -644,6 +790,9 @@ static int enc_build(const pb_msg *m, struct enc *e)
 		e->b.query.from = m->u.query.from;
 		e->b.query.to = m->u.query.to;
 		e->b.query.carrier = wstr(m->u.query.carrier);
+		e->b.query.unit = wstr(m->u.query.unit);
+		e->b.query.method = wstr(m->u.query.method);
+		e->b.query.scope = wstr(m->u.query.scope);
 		e->env.body_case = ECOROLL__ENVELOPE__BODY_QUERY;
 		e->env.query = &e->b.query;
 		return 0;
@@ -658,6 +807,51 @@ static int enc_build(const pb_msg *m, struct enc *e)
 	case PB_STATUS_REPLY:
 		e->env.body_case = ECOROLL__ENVELOPE__BODY_STATUS_REPLY;
 		return enc_status_reply(&m->u.status_reply, e);
+	case PB_EVENTS_REQUEST:
+		ecoroll__events_request__init(&e->b.events_request);
+		e->b.events_request.meter = wstr(m->u.events_request.meter);
+		e->b.events_request.after_id = m->u.events_request.after_id;
+		e->b.events_request.limit = m->u.events_request.limit;
+		e->env.body_case = ECOROLL__ENVELOPE__BODY_EVENTS_REQUEST;
+		e->env.events_request = &e->b.events_request;
+		return 0;
+	case PB_EVENTS_REPLY:
+		e->env.body_case = ECOROLL__ENVELOPE__BODY_EVENTS_REPLY;
+		return enc_events_reply(&m->u.events_reply, e);
+	case PB_EVENT_ACCEPT:
+		ecoroll__event_accept__init(&e->b.event_accept);
+		e->b.event_accept.id = m->u.event_accept;
+		e->env.body_case = ECOROLL__ENVELOPE__BODY_EVENT_ACCEPT;
+		e->env.event_accept = &e->b.event_accept;
+		return 0;
+	case PB_REPLACEMENT:
+		ecoroll__replacement__init(&e->b.replacement);
+		e->b.replacement.meter = wstr(m->u.replacement.meter);
+		e->b.replacement.ts = m->u.replacement.ts;
+		e->b.replacement.old_final = m->u.replacement.old_final;
+		e->b.replacement.new_initial = m->u.replacement.new_initial;
+		e->env.body_case = ECOROLL__ENVELOPE__BODY_REPLACEMENT;
+		e->env.replacement = &e->b.replacement;
+		return 0;
+	case PB_RELOAD:
+		ecoroll__reload__init(&e->b.reload);
+		e->env.body_case = ECOROLL__ENVELOPE__BODY_RELOAD;
+		e->env.reload = &e->b.reload;
+		return 0;
+	case PB_COMMAND_REPLY:
+		ecoroll__command_reply__init(&e->b.command_reply);
+		e->b.command_reply.ok = m->u.command_reply.ok;
+		e->b.command_reply.message = wstr(m->u.command_reply.message);
+		e->env.body_case = ECOROLL__ENVELOPE__BODY_COMMAND_REPLY;
+		e->env.command_reply = &e->b.command_reply;
+		return 0;
+	case PB_ECON_IMPORT:
+		ecoroll__econ_import__init(&e->b.econ_import);
+		e->b.econ_import.csv = wstr(m->u.econ_import.csv);
+		e->b.econ_import.origin = wstr(m->u.econ_import.origin);
+		e->env.body_case = ECOROLL__ENVELOPE__BODY_ECON_IMPORT;
+		e->env.econ_import = &e->b.econ_import;
+		return 0;
 	case PB_NONE:
 	default:
 		return ER_EINVAL;

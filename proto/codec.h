@@ -27,6 +27,13 @@ enum pb_type {
 	PB_QUERY_REPLY,
 	PB_STATUS_REQUEST,
 	PB_STATUS_REPLY,
+	PB_EVENTS_REQUEST,
+	PB_EVENTS_REPLY,
+	PB_EVENT_ACCEPT,
+	PB_REPLACEMENT,
+	PB_RELOAD,
+	PB_COMMAND_REPLY,
+	PB_ECON_IMPORT,
 };
 
 /* Values equal to the .proto enums. */
@@ -118,6 +125,7 @@ typedef struct pb_query {
 	int resolution; /* enum er_res */
 	int64_t from, to;
 	const char *carrier;
+	const char *unit, *method, *scope; /* "" for the defaults */
 } pb_query;
 
 typedef struct pb_row {
@@ -126,6 +134,8 @@ typedef struct pb_row {
 	int64_t count, sum, min, max;
 	uint64_t coverage_s;
 	uint32_t flags, members;
+	const char *value, *value_unit, *source; /* derived figures; "" otherwise */
+	uint32_t complete;
 } pb_row;
 
 typedef struct pb_query_reply {
@@ -136,7 +146,41 @@ typedef struct pb_query_reply {
 	int32_t utc_offset_s;
 	size_t nrows;
 	const pb_row *rows;
+	const char *table_version;
 } pb_query_reply;
+
+typedef struct pb_events_request {
+	const char *meter;
+	uint64_t after_id;
+	uint32_t limit;
+} pb_events_request;
+
+typedef struct pb_event {
+	uint64_t id;
+	const char *type, *status, *meter;
+	int64_t t0, t1, v0, v1, amount, created, resolved;
+} pb_event;
+
+typedef struct pb_events_reply {
+	bool ok;
+	const char *error;
+	size_t nevents;
+	const pb_event *events;
+} pb_events_reply;
+
+typedef struct pb_replacement {
+	const char *meter;
+	int64_t ts, old_final, new_initial;
+} pb_replacement;
+
+typedef struct pb_command_reply {
+	bool ok;
+	const char *message;
+} pb_command_reply;
+
+typedef struct pb_econ_import {
+	const char *csv, *origin;
+} pb_econ_import;
 
 typedef struct pb_counter {
 	const char *name;
@@ -170,6 +214,12 @@ typedef struct pb_msg {
 		pb_query query;
 		pb_query_reply query_reply;
 		pb_status_reply status_reply;
+		pb_events_request events_request;
+		pb_events_reply events_reply;
+		uint64_t event_accept; /* the event id */
+		pb_replacement replacement;
+		pb_command_reply command_reply;
+		pb_econ_import econ_import;
 	} u;
 	void *opaque_; /* the decoded protobuf-c message; pb_msg_fini frees it */
 	void *extra_;  /* arrays converted for the caller; freed by pb_msg_fini */

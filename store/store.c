@@ -18,29 +18,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define VAL_VERSION 1
-#define VAL_LEN 56
+#include "store_internal.h"
 
-enum { DB_ROLLUP, DB_SERIES, DB_REGISTRY, DB_SENDERS, DB_META, DB_EVENTS, DB_ECON, DB_OUTBOX, DB_COUNT };
 static const char *db_names[DB_COUNT] = {"rollup", "series", "registry", "senders",
 					 "meta",   "events", "econ",     "outbox"};
-
-struct sto_env {
-	MDB_env *env;
-	MDB_dbi dbi[DB_COUNT];
-	pthread_rwlock_t grow; /* read txns shared, sto_grow exclusive */
-	uint64_t map_size;
-};
-
-struct sto_txn {
-	sto_env *env;
-	MDB_txn *txn;
-	bool read;
-	bool full; /* a write hit MDB_MAP_FULL: the txn is dead, commit says ER_EFULL */
-};
-
-/* Maps a write's LMDB result, remembering a full map for sto_commit. */
-static int wrc(sto_txn *t, int rc);
 
 const char *sto_level_name(int level)
 {
@@ -172,7 +153,7 @@ static int val_decode(const MDB_val *d, sto_val *v)
 	return 0;
 }
 
-static int map_rc(int rc)
+int sto__map_rc(int rc)
 {
 	switch (rc) {
 	case MDB_SUCCESS: return 0;
@@ -290,7 +271,7 @@ int sto_open(const sto_opts *o, sto_env **out, char *err, size_t errlen)
 	return 0;
 lmdb_fail:
 	snprintf(err, errlen, "LMDB at %s: %s", o->dir, mdb_strerror(rc));
-	rc = map_rc(rc);
+	rc = sto__map_rc(rc);
 	if (rc == ER_ENOENT)
 		rc = ER_ESTORE;
 fail:
@@ -330,7 +311,7 @@ int sto_grow(sto_env *e)
 	if (rc == 0)
 		e->map_size *= 2;
 	pthread_rwlock_unlock(&e->grow);
-	return map_rc(rc);
+	return sto__map_rc(rc);
 }
 
 static int txn_begin(sto_env *e, bool read, sto_txn **out)
@@ -344,7 +325,7 @@ static int txn_begin(sto_env *e, bool read, sto_txn **out)
 	if (rc != 0) {
 		pthread_rwlock_unlock(&e->grow);
 		free(t);
-		return map_rc(rc);
+		return sto__map_rc(rc);
 	}
 	t->env = e;
 	t->read = read;
@@ -374,14 +355,14 @@ int sto_commit(sto_txn *t)
 	}
 	pthread_rwlock_unlock(&t->env->grow);
 	free(t);
-	return map_rc(rc);
+	return sto__map_rc(rc);
 }
 
-static int wrc(sto_txn *t, int rc)
+int sto__wrc(sto_txn *t, int rc)
 {
 	if (rc == MDB_MAP_FULL)
 		t->full = true;
-	return map_rc(rc);
+	return sto__map_rc(rc);
 }
 
 void sto_abort(sto_txn *t)
@@ -412,7 +393,7 @@ int sto_rollup_merge(sto_txn *t, const sto_key *k, const sto_val *delta, bool *e
 		sto_val_zero(&v);
 		*existed = false;
 	} else {
-		return map_rc(rc);
+		return sto__map_rc(rc);
 	}
 	sto_val_merge(&v, delta);
 	val_encode(&v, vb);
@@ -420,7 +401,7 @@ int sto_rollup_merge(sto_txn *t, const sto_key *k, const sto_val *delta, bool *e
 	val.mv_data = vb;
 	rc = mdb_put(t->txn, t->env->dbi[DB_ROLLUP], &key, &val, 0);
 	if (rc != 0)
-		return wrc(t, rc);
+		return sto__wrc(t, rc);
 	*now = v;
 	return 0;
 }
@@ -434,7 +415,7 @@ int sto_rollup_get(sto_txn *t, const sto_key *k, sto_val *out)
 	sto_key_encode(k, kb);
 	rc = mdb_get(t->txn, t->env->dbi[DB_ROLLUP], &key, &val);
 	if (rc != 0)
-		return map_rc(rc);
+		return sto__map_rc(rc);
 	return val_decode(&val, out);
 }
 
@@ -449,7 +430,7 @@ int sto_rollup_scan(sto_txn *t, int level, uint64_t entity, int res, int64_t fro
 
 	rc = mdb_cursor_open(t->txn, t->env->dbi[DB_ROLLUP], &cur);
 	if (rc != 0)
-		return map_rc(rc);
+		return sto__map_rc(rc);
 	/* Jump metric by metric: seek (metric, res, from), read while the
 	 * start is below to, then seek the next metric. */
 	for (uint32_t metric = 0; metric <= 0xffff;) {
@@ -463,7 +444,7 @@ int sto_rollup_scan(sto_txn *t, int level, uint64_t entity, int res, int64_t fro
 		if (rc == MDB_NOTFOUND)
 			break;
 		if (rc != 0) {
-			out = map_rc(rc);
+			out = sto__map_rc(rc);
 			break;
 		}
 		for (;;) {
@@ -502,7 +483,7 @@ int sto_sender_put(sto_txn *t, const char *sender, size_t len, uint64_t hwm)
 	MDB_val key = {len, (void *)sender}, val = {sizeof vb, vb};
 	vb[0] = VAL_VERSION;
 	put_be64(vb + 1, hwm);
-	return wrc(t, mdb_put(t->txn, t->env->dbi[DB_SENDERS], &key, &val, 0));
+	return sto__wrc(t, mdb_put(t->txn, t->env->dbi[DB_SENDERS], &key, &val, 0));
 }
 
 int sto_sender_get(sto_txn *t, const char *sender, size_t len, uint64_t *hwm)
@@ -510,7 +491,7 @@ int sto_sender_get(sto_txn *t, const char *sender, size_t len, uint64_t *hwm)
 	MDB_val key = {len, (void *)sender}, val;
 	int rc = mdb_get(t->txn, t->env->dbi[DB_SENDERS], &key, &val);
 	if (rc != 0)
-		return map_rc(rc);
+		return sto__map_rc(rc);
 	if (val.mv_size != 9 || ((uint8_t *)val.mv_data)[0] != VAL_VERSION)
 		return ER_EVERSION;
 	*hwm = get_be64((uint8_t *)val.mv_data + 1);
@@ -525,7 +506,7 @@ static int each(sto_txn *t, int db, each_fn *fn, void *ctx)
 	MDB_val k, v;
 	int rc = mdb_cursor_open(t->txn, t->env->dbi[db], &cur), out = 0;
 	if (rc != 0)
-		return map_rc(rc);
+		return sto__map_rc(rc);
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
 		if ((out = fn(ctx, &k, &v)) != 0)
 			break;
@@ -560,7 +541,7 @@ int sto_cursor_put(sto_txn *t, uint64_t series_key, int64_t ts, er_fx value)
 	vb[0] = VAL_VERSION;
 	put_le64(vb + 1, (uint64_t)ts);
 	put_le64(vb + 9, (uint64_t)value);
-	return wrc(t, mdb_put(t->txn, t->env->dbi[DB_SERIES], &key, &val, 0));
+	return sto__wrc(t, mdb_put(t->txn, t->env->dbi[DB_SERIES], &key, &val, 0));
 }
 
 struct cursor_each {
@@ -589,7 +570,7 @@ int sto_registry_put(sto_txn *t, int kind, uint64_t key, const char *row)
 	MDB_val k = {9, kb}, v = {strlen(row), (void *)row};
 	kb[0] = (uint8_t)kind;
 	put_be64(kb + 1, key);
-	return wrc(t, mdb_put(t->txn, t->env->dbi[DB_REGISTRY], &k, &v, 0));
+	return sto__wrc(t, mdb_put(t->txn, t->env->dbi[DB_REGISTRY], &k, &v, 0));
 }
 
 struct registry_each {

@@ -104,6 +104,26 @@ static void touch(const pb_msg *m)
 			       strlen(m->u.query_reply.rows[i].unit);
 		break;
 	case PB_STATUS_REQUEST:
+	case PB_EVENT_ACCEPT:
+	case PB_RELOAD:
+		break;
+	case PB_EVENTS_REQUEST:
+		sum += strlen(m->u.events_request.meter);
+		break;
+	case PB_EVENTS_REPLY:
+		sum += strlen(m->u.events_reply.error);
+		for (i = 0; i < m->u.events_reply.nevents; i++)
+			sum += strlen(m->u.events_reply.events[i].type) + strlen(m->u.events_reply.events[i].status) +
+			       strlen(m->u.events_reply.events[i].meter);
+		break;
+	case PB_REPLACEMENT:
+		sum += strlen(m->u.replacement.meter);
+		break;
+	case PB_COMMAND_REPLY:
+		sum += strlen(m->u.command_reply.message);
+		break;
+	case PB_ECON_IMPORT:
+		sum += strlen(m->u.econ_import.csv) + strlen(m->u.econ_import.origin);
 		break;
 	case PB_STATUS_REPLY:
 		sum += strlen(m->u.status_reply.role);
@@ -498,9 +518,10 @@ static void test_query(void **state)
 static void test_query_reply(void **state)
 {
 	static const pb_row rows[3] = {
-		{ 1767225600, "elec", "production", "kWh", 96, 1234567890123, -5000000, 99000000, 86400, 0, 12 },
-		{ 1767312000, "elec", "office", "kWh", 95, -42, INT64_MIN, INT64_MAX, 85500, 3, 11 },
-		{ 1767398400, "gas", "", "m3", 0, 0, 0, 0, 0, UINT32_MAX, 0 },
+		{ 1767225600, "elec", "production", "kWh", 96, 1234567890123, -5000000, 99000000, 86400, 0, 12,
+		  "1.5173", "tce", "GB/T 2589-2020", 7 },
+		{ 1767312000, "elec", "office", "kWh", 95, -42, INT64_MIN, INT64_MAX, 85500, 3, 11, "", "", "", 0 },
+		{ 1767398400, "gas", "", "m3", 0, 0, 0, 0, 0, UINT32_MAX, 0, "0", "tCO2", "", UINT32_MAX },
 	};
 	pb_msg m = { .type = PB_QUERY_REPLY }, d;
 	size_t i;
@@ -532,6 +553,10 @@ static void test_query_reply(void **state)
 		assert_int_equal(r->coverage_s, rows[i].coverage_s);
 		assert_int_equal(r->flags, rows[i].flags);
 		assert_int_equal(r->members, rows[i].members);
+		assert_string_equal(r->value, rows[i].value);
+		assert_string_equal(r->value_unit, rows[i].value_unit);
+		assert_string_equal(r->source, rows[i].source);
+		assert_int_equal(r->complete, rows[i].complete);
 	}
 	pb_msg_fini(&d);
 
@@ -678,8 +703,8 @@ static void test_random_bytes(void **state)
 static void test_mutated_frames(void **state)
 {
 	static const pb_row rows[2] = {
-		{ 1, "elec", "p", "kWh", 1, 2, 3, 4, 5, 6, 7 },
-		{ 8, "gas", "q", "m3", 9, 10, 11, 12, 13, 14, 15 },
+		{ 1, "elec", "p", "kWh", 1, 2, 3, 4, 5, 6, 7, "1", "tce", "s", 1 },
+		{ 8, "gas", "q", "m3", 9, 10, 11, 12, 13, 14, 15, "", "", "", 0 },
 	};
 	static const char *const errors[] = { "a:1: x", "b:2: y" };
 	static const pb_counter counters[] = { { "c", 1 }, { "d", 2 } };
@@ -772,6 +797,91 @@ static void test_version(void **state)
 /* Columns of different lengths are the worker's to refuse, so they decode
  * as received; re-encoding such a batch is refused rather than reading
  * past the short columns. */
+/* Events, commands and the query's derived-unit fields. */
+static void test_events_and_commands(void **state)
+{
+	static const pb_event ev[2] = {
+		{ 7, "spike", "open", "M-E0101-EL01", 1793548800, 1793552400, 1000000000, 1900000000,
+		  900000000, 1793560000, 0 },
+		{ 9, "replacement", "applied", "M-E0102-EL01", 1793548800, 0, 99999, 5, -1, 1, 2 },
+	};
+	pb_msg m = { .type = PB_EVENTS_REPLY }, d;
+	(void)state;
+
+	m.u.events_reply = (pb_events_reply){ .ok = true, .error = "", .nevents = 2, .events = ev };
+	roundtrip(&m, &d);
+	assert_int_equal(d.type, PB_EVENTS_REPLY);
+	assert_true(d.u.events_reply.ok);
+	assert_int_equal(d.u.events_reply.nevents, 2);
+	for (int i = 0; i < 2; i++) {
+		const pb_event *x = &d.u.events_reply.events[i];
+		assert_int_equal(x->id, ev[i].id);
+		assert_string_equal(x->type, ev[i].type);
+		assert_string_equal(x->status, ev[i].status);
+		assert_string_equal(x->meter, ev[i].meter);
+		assert_int_equal(x->t0, ev[i].t0);
+		assert_int_equal(x->t1, ev[i].t1);
+		assert_int_equal(x->v0, ev[i].v0);
+		assert_int_equal(x->v1, ev[i].v1);
+		assert_int_equal(x->amount, ev[i].amount);
+		assert_int_equal(x->created, ev[i].created);
+		assert_int_equal(x->resolved, ev[i].resolved);
+	}
+	pb_msg_fini(&d);
+
+	m = (pb_msg){ .type = PB_EVENTS_REQUEST };
+	m.u.events_request = (pb_events_request){ .meter = "M-1", .after_id = 42, .limit = 100 };
+	roundtrip(&m, &d);
+	assert_string_equal(d.u.events_request.meter, "M-1");
+	assert_int_equal(d.u.events_request.after_id, 42);
+	assert_int_equal(d.u.events_request.limit, 100);
+	pb_msg_fini(&d);
+
+	m = (pb_msg){ .type = PB_EVENT_ACCEPT };
+	m.u.event_accept = 123456789012345ull;
+	roundtrip(&m, &d);
+	assert_int_equal(d.type, PB_EVENT_ACCEPT);
+	assert_int_equal(d.u.event_accept, 123456789012345ull);
+	pb_msg_fini(&d);
+
+	m = (pb_msg){ .type = PB_REPLACEMENT };
+	m.u.replacement = (pb_replacement){ "M-2", 1793548800, 99999990000, 5000000 };
+	roundtrip(&m, &d);
+	assert_string_equal(d.u.replacement.meter, "M-2");
+	assert_int_equal(d.u.replacement.ts, 1793548800);
+	assert_int_equal(d.u.replacement.old_final, 99999990000);
+	assert_int_equal(d.u.replacement.new_initial, 5000000);
+	pb_msg_fini(&d);
+
+	m = (pb_msg){ .type = PB_RELOAD };
+	roundtrip(&m, &d);
+	assert_int_equal(d.type, PB_RELOAD);
+	pb_msg_fini(&d);
+
+	m = (pb_msg){ .type = PB_COMMAND_REPLY };
+	m.u.command_reply = (pb_command_reply){ false, "no such event 5" };
+	roundtrip(&m, &d);
+	assert_false(d.u.command_reply.ok);
+	assert_string_equal(d.u.command_reply.message, "no such event 5");
+	pb_msg_fini(&d);
+
+	m = (pb_msg){ .type = PB_ECON_IMPORT };
+	m.u.econ_import = (pb_econ_import){ "level,entity\n", "econ.csv" };
+	roundtrip(&m, &d);
+	assert_string_equal(d.u.econ_import.csv, "level,entity\n");
+	assert_string_equal(d.u.econ_import.origin, "econ.csv");
+	pb_msg_fini(&d);
+
+	m = (pb_msg){ .type = PB_QUERY };
+	m.u.query = (pb_query){ .level = 2, .entity = "E0101", .resolution = 3, .from = 1, .to = 2, .carrier = "",
+				.unit = "tce", .method = "equivalent", .scope = "control" };
+	roundtrip(&m, &d);
+	assert_string_equal(d.u.query.unit, "tce");
+	assert_string_equal(d.u.query.method, "equivalent");
+	assert_string_equal(d.u.query.scope, "control");
+	pb_msg_fini(&d);
+}
+
 static void test_inconsistent_columns(void **state)
 {
 	static const uint8_t wire[] = {
@@ -915,6 +1025,7 @@ int main(void)
 		cmocka_unit_test(test_random_bytes),
 		cmocka_unit_test(test_mutated_frames),
 		cmocka_unit_test(test_version),
+		cmocka_unit_test(test_events_and_commands),
 		cmocka_unit_test(test_inconsistent_columns),
 		cmocka_unit_test(test_encode_refuses),
 		cmocka_unit_test(test_names),
