@@ -50,8 +50,8 @@ DEPS_STAMP := $(B)/.deps-installed
 # ---- sources ----
 PROTO_GEN := $(B)/proto/ecoroll.pb-c.c
 LIB_SRC := proto/codec.c node/er.c node/config.c \
-	aggregate/registry.c aggregate/delta.c aggregate/meter.c \
-	store/store.c store/batch.c \
+	aggregate/registry.c aggregate/delta.c aggregate/meter.c aggregate/energy.c \
+	store/store.c store/batch.c store/econ.c \
 	ingest/gateway.c ingest/worker.c ingest/client.c \
 	node/node.c node/flusher.c node/control.c
 LIB_OBJ := $(PROTO_GEN:.c=.o) $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
@@ -96,9 +96,9 @@ $(B)/%.o: %.cc | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CXX) $(CPPFLAGS_ALL) $(CXXFLAGS_ALL) -c $< -o $@
 
-$(LIB): $(LIB_OBJ)
+$(LIB): $(LIB_OBJ) Makefile
 	@rm -f $@
-	ar rcs $@ $^
+	ar rcs $@ $(LIB_OBJ)
 
 $(B)/ecorolld: $(ECOROLLD_OBJ) $(LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)

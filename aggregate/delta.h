@@ -57,13 +57,24 @@ static inline uint32_t agg_key_hour(uint64_t k)
 }
 
 /* Log record types written into a table alongside its deltas. */
-enum { AGG_REC_CURSOR = 1, AGG_REC_USER = 16 /* first type for other modules */ };
+enum { AGG_REC_CURSOR = 1, AGG_REC_EVENT = 2, AGG_REC_USER = 16 /* first type for other modules */ };
 
 typedef struct agg_rec_cursor {
 	uint32_t series;
 	int64_t ts;
 	er_fx value;
 } agg_rec_cursor;
+
+/* A meter event noticed while applying a reading (store.h sto_event
+ * types: 1 reset, 2 spike, 3 replacement applied, with ref the id of the
+ * registered replacement). */
+typedef struct agg_rec_event {
+	uint32_t series;
+	uint8_t type;
+	uint64_t ref;
+	int64_t t0, t1;
+	er_fx v0, v1, amount;
+} agg_rec_event;
 
 typedef struct agg_core agg_core;
 typedef struct agg_delta agg_delta;

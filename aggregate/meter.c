@@ -11,6 +11,8 @@
  */
 #include "meter.h"
 
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int64_t floor_div128(__int128 a, int64_t b)
@@ -21,8 +23,26 @@ static int64_t floor_div128(__int128 a, int64_t b)
 	return (int64_t)q;
 }
 
+struct table_sink {
+	agg_delta *t;
+	int w;
+};
+
+static void to_table(void *ctx, uint64_t key, const agg_sample *s)
+{
+	struct table_sink *ts = ctx;
+	agg_delta_add(ts->t, ts->w, key, s);
+}
+
 void agg_apportion(agg_delta *t, int w, uint32_t series, int64_t t0, int64_t t1, er_fx amount, int offset_s,
 		   uint32_t gap_flags)
+{
+	struct table_sink ts = {t, w};
+	agg_apportion_to(to_table, &ts, series, t0, t1, amount, offset_s, gap_flags);
+}
+
+void agg_apportion_to(agg_sink_fn *sink, void *ctx, uint32_t series, int64_t t0, int64_t t1, er_fx amount,
+		      int offset_s, uint32_t gap_flags)
 {
 	int64_t span = t1 - t0, done = 0;
 	er_fx given = 0;
@@ -44,8 +64,28 @@ void agg_apportion(agg_delta *t, int w, uint32_t series, int64_t t0, int64_t t1,
 		/* An hour is estimated when the gap covers all of it: no
 		 * reading lies inside it (DOMAIN.md 3). */
 		s.flags = (t0 <= hs && t1 >= he) ? gap_flags : 0;
-		agg_delta_add(t, w, agg_key(series, h), &s);
+		sink(ctx, agg_key(series, h), &s);
 	}
+}
+
+static void log_event(agg_delta *t, int w, const agg_series *s, int type, uint64_t ref, int64_t ts, er_fx v,
+		      er_fx amount)
+{
+	agg_rec_event e = {.series = s->idx, .type = (uint8_t)type, .ref = ref, .t0 = s->cur.ts, .t1 = ts,
+			   .v0 = s->cur.value, .v1 = v, .amount = amount};
+	if (agg_delta_log(t, w, AGG_REC_EVENT, &e, sizeof e) != 0)
+		abort(); /* out of memory in the middle of a batch */
+}
+
+/* The earliest registered replacement in (after, upto]. */
+static const agg_replacement *find_replacement(const agg_series *s, int64_t after, int64_t upto)
+{
+	/* acquire: pairs with the release in agg_series_add_replacement */
+	const agg_replacement *r = atomic_load_explicit(&s->repl, memory_order_acquire), *best = NULL;
+	for (; r != NULL; r = r->next)
+		if (r->ts > after && r->ts <= upto && (best == NULL || r->ts < best->ts))
+			best = r;
+	return best;
 }
 
 static int apply_cumulative(agg_delta *t, int w, agg_series *s, int64_t ts, er_fx v, int offset_s,
@@ -54,6 +94,7 @@ static int apply_cumulative(agg_delta *t, int w, agg_series *s, int64_t ts, er_f
 	agg_cursor *c = &s->cur;
 	er_fx inc;
 	int64_t span;
+	const agg_replacement *r;
 
 	if (v < 0)
 		return AGG_REJ_NEGATIVE;
@@ -69,6 +110,17 @@ static int apply_cumulative(agg_delta *t, int w, agg_series *s, int64_t ts, er_f
 		return AGG_REJ_OUT_OF_ORDER;
 	}
 	span = ts - c->ts;
+	if ((r = find_replacement(s, c->ts, ts)) != NULL && r->old_final >= c->value && v >= r->new_initial) {
+		/* An explicit replacement in this step makes it exact: what
+		 * the old register counted until it came off, plus what the
+		 * new one counted since (DOMAIN.md 3). */
+		inc = (r->old_final - c->value) + (v - r->new_initial);
+		log_event(t, w, s, 3, r->event_id, ts, v, inc);
+		agg_apportion(t, w, s->idx, c->ts, ts, inc, offset_s, 0);
+		c->ts = ts;
+		c->value = v;
+		return AGG_APPLIED;
+	}
 	if (v >= c->value) {
 		inc = v - c->value;
 	} else if (s->capacity > 0 && c->value <= s->capacity && v < s->capacity &&
@@ -79,16 +131,19 @@ static int apply_cumulative(agg_delta *t, int w, agg_series *s, int64_t ts, er_f
 		st->rollovers++;
 	} else {
 		/* Reset or replacement: the step adds 0, v is the new
-		 * baseline (DOMAIN.md 3). */
+		 * baseline, and the event is recorded (DOMAIN.md 3). */
 		st->resets++;
+		log_event(t, w, s, 1, 0, ts, v, 0);
 		c->ts = ts;
 		c->value = v;
 		return AGG_APPLIED;
 	}
 	if (s->max_per_hour > 0 && (__int128)inc * 3600 > (__int128)s->max_per_hour * span) {
 		/* Spike guard: more than max_per_hour per hour spanned is
-		 * quarantined, not added; the register moves on. */
+		 * quarantined, not added; the register moves on, and the event
+		 * keeps the raw values for an operator to accept. */
 		st->spikes++;
+		log_event(t, w, s, 2, 0, ts, v, inc);
 		c->ts = ts;
 		c->value = v;
 		return AGG_APPLIED;

@@ -49,6 +49,11 @@ int agg_meter_apply(agg_delta *t, int w, agg_series *s, int64_t ts, er_fx v, int
  * for a gap). The hour holding t1 counts the reading. Exposed for tests. */
 void agg_apportion(agg_delta *t, int w, uint32_t series, int64_t t0, int64_t t1, er_fx amount, int offset_s,
 		   uint32_t gap_flags);
+/* The same, handing each hour's sample to sink instead of a table (the
+ * store thread's corrections: accepted spikes, late replacements). */
+typedef void agg_sink_fn(void *ctx, uint64_t key, const agg_sample *s);
+void agg_apportion_to(agg_sink_fn *sink, void *ctx, uint32_t series, int64_t t0, int64_t t1, er_fx amount,
+		      int offset_s, uint32_t gap_flags);
 
 #ifdef __cplusplus
 }

@@ -234,7 +234,16 @@ static void free_entry(int kind, void *p)
 		free((char *)s->name);
 		break;
 	}
-	case AGG_SERIES: free((char *)((agg_series *)p)->code); break;
+	case AGG_SERIES: {
+		agg_series *m = p;
+		const agg_replacement *r = atomic_load(&m->repl), *next;
+		for (; r != NULL; r = next) {
+			next = r->next;
+			free((void *)r);
+		}
+		free((char *)m->code);
+		break;
+	}
 	}
 	free(p);
 }
@@ -938,4 +947,12 @@ fail:
 	free(buf);
 	fclose(f);
 	return ER_EIO;
+}
+
+void agg_series_add_replacement(agg_series *s, agg_replacement *r)
+{
+	r->next = atomic_load_explicit(&s->repl, memory_order_relaxed);
+	/* release: r's fields are visible before it is reachable (pairs with
+	 * the acquire in meter.c find_replacement) */
+	atomic_store_explicit(&s->repl, r, memory_order_release);
 }

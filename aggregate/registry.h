@@ -99,6 +99,16 @@ typedef struct agg_cursor {
 	er_fx value;
 } agg_cursor;
 
+/* A registered meter replacement (DOMAIN.md 3): at ts the old register
+ * read old_final and the new one new_initial. Immutable once published;
+ * a series' list only grows, newest first. */
+typedef struct agg_replacement {
+	int64_t ts;
+	er_fx old_final, new_initial;
+	uint64_t event_id;
+	const struct agg_replacement *next;
+} agg_replacement;
+
 typedef struct agg_series {
 	agg_head h;
 	uint32_t idx;	  /* dense number, the delta table's series field */
@@ -111,10 +121,22 @@ typedef struct agg_series {
 	const agg_enterprise *enterprise; /* NULL for station series */
 	const agg_station *station;	  /* NULL for meters */
 	const char *code;
+	/* Replacements: published by the store thread with a release store,
+	 * read by the owning worker with an acquire load. (C++ sees only a
+	 * plain pointer of the same size: the benchmark harness includes
+	 * this header but never touches the field.) */
+#ifdef __cplusplus
+	const agg_replacement *repl;
+#else
+	_Atomic(const agg_replacement *) repl;
+#endif
 	/* worker-owned state */
 	agg_cursor cur;
 	uint32_t touched; /* batch tag of the owning worker (cursor logging) */
 } agg_series;
+
+/* Publishes r at the head of s's list (one writer: the store thread). */
+void agg_series_add_replacement(agg_series *s, agg_replacement *r);
 
 typedef struct agg_registry agg_registry;
 

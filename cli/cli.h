@@ -37,6 +37,9 @@ int cli_query(int argc, char **argv);
 int cli_registry(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_generate(int argc, char **argv);
+int cli_events(int argc, char **argv);
+int cli_replace(int argc, char **argv);
+int cli_reload(int argc, char **argv);
 
 /* $ECOROLL_ENDPOINT / $ECOROLL_CONTROL when set and not empty, else the
  * defaults above. */

@@ -29,6 +29,9 @@ static const char usage_text[] = "usage: ecoroll [--help] [--version] COMMAND [A
 				 "  registry   registry import: load districts, enterprises, meters, stations\n"
 				 "  status     a node's role, uptime, counters and senders\n"
 				 "  generate   write plausible readings for a registry (CSV) to stdout\n"
+				 "  events     meter events (resets, spikes, replacements); accept a spike\n"
+				 "  replace    register a meter replacement\n"
+				 "  reload     re-read the coefficient tables\n"
 				 "\n"
 				 "'ecoroll COMMAND --help' describes a command.\n"
 				 "\n"
@@ -45,7 +48,8 @@ static const struct command {
 	int (*run)(int argc, char **argv);
 } commands[] = {
     {"push", cli_push},     {"query", cli_query},       {"registry", cli_registry},
-    {"status", cli_status}, {"generate", cli_generate},
+    {"status", cli_status}, {"generate", cli_generate}, {"events", cli_events},
+    {"replace", cli_replace}, {"reload", cli_reload},
 };
 
 const char *cli_endpoint_default(void)

@@ -44,6 +44,7 @@ static int on_row(void *ctx, const sto_key *k, const sto_val *v)
 		q->cap = cap;
 	}
 	pb_row *r = &q->rows[q->n++];
+	*r = (pb_row){.value = "", .value_unit = "", .source = ""};
 	r->start = k->start;
 	r->carrier = agg_carrier_name(carrier) ? agg_carrier_name(carrier) : "?";
 	/* a pollutant has no accounting purpose */
@@ -243,6 +244,133 @@ static void do_status(node *n, pb_msg *reply, pb_counter *cnt, size_t *ncnt, str
 	r->nsenders = sl->n;
 }
 
+/* ---- events ---- */
+
+#define EVENTS_DEFAULT 1000 /* events per reply unless asked otherwise */
+
+struct ev_list {
+	node *n;
+	uint64_t only; /* a meter's key, 0 for all */
+	uint32_t limit;
+	pb_event *ev;
+	size_t count, cap;
+};
+
+static int on_event(void *ctx, const sto_event *e)
+{
+	struct ev_list *l = ctx;
+	if (l->only && e->series != l->only)
+		return 0;
+	if (l->count == l->limit)
+		return 1;
+	if (l->count == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		pb_event *v = realloc(l->ev, cap * sizeof *v);
+		if (v == NULL)
+			return 1;
+		l->ev = v;
+		l->cap = cap;
+	}
+	const agg_series *s = agg_registry_series(l->n->reg, e->series);
+	l->ev[l->count++] = (pb_event){
+		.id = e->id,
+		.type = sto_event_type_name(e->type),
+		.status = sto_event_status_name(e->status),
+		.meter = s ? s->code : "?",
+		.t0 = e->t0,
+		.t1 = e->t1,
+		.v0 = e->v0,
+		.v1 = e->v1,
+		.amount = e->amount,
+		.created = e->created,
+		.resolved = e->resolved,
+	};
+	return 0;
+}
+
+static void do_events(node *n, const pb_events_request *q, pb_msg *reply, struct ev_list *l, char *err, size_t cap)
+{
+	sto_txn *t;
+	ck_epoch_record_t *rec = agg_core_record(n->core, AGG_REC_READER);
+
+	reply->type = PB_EVENTS_REPLY;
+	l->n = n;
+	l->limit = q->limit ? q->limit : EVENTS_DEFAULT;
+	ck_epoch_begin(rec, NULL);
+	if (q->meter[0]) {
+		l->only = er_key(q->meter, strlen(q->meter));
+		if (agg_registry_series(n->reg, l->only) == NULL) {
+			ck_epoch_end(rec, NULL);
+			snprintf(err, cap, "unknown meter '%s'", q->meter);
+			reply->u.events_reply.error = err;
+			return;
+		}
+	}
+	if (sto_read_begin(n->store, &t) != 0) {
+		ck_epoch_end(rec, NULL);
+		reply->u.events_reply.error = "store unavailable";
+		return;
+	}
+	sto_events_each(t, q->after_id, on_event, l);
+	sto_abort(t);
+	ck_epoch_end(rec, NULL);
+	reply->u.events_reply.ok = true;
+	reply->u.events_reply.events = l->ev;
+	reply->u.events_reply.nevents = l->count;
+}
+
+/* Queues a command for the store thread and answers with its result. */
+static void do_command(node *n, node_cmd *c, pb_msg *reply, char *msg, size_t cap)
+{
+	reply->type = PB_COMMAND_REPLY;
+	if (!node_command(n, c, 10000)) {
+		snprintf(msg, cap, "queued; the store has not committed it within 10 s (see ecorolld's log)");
+		reply->u.command_reply.message = msg;
+		return; /* c is the store thread's now */
+	}
+	reply->u.command_reply.ok = c->ok;
+	snprintf(msg, cap, "%s", c->message);
+	reply->u.command_reply.message = msg;
+	free(c);
+}
+
+static void do_replacement(node *n, const pb_replacement *r, pb_msg *reply, char *msg, size_t cap)
+{
+	uint64_t key = er_key(r->meter, strlen(r->meter));
+	ck_epoch_record_t *rec = agg_core_record(n->core, AGG_REC_READER);
+	const agg_series *s;
+
+	reply->type = PB_COMMAND_REPLY;
+	reply->u.command_reply.message = msg;
+	ck_epoch_begin(rec, NULL);
+	s = agg_registry_series(n->reg, key);
+	int mode = s ? s->mode : 0;
+	ck_epoch_end(rec, NULL);
+	if (s == NULL) {
+		snprintf(msg, cap, "unknown meter '%s'", r->meter);
+		return;
+	}
+	if (mode != AGG_CUMULATIVE) {
+		snprintf(msg, cap, "%s is not a cumulative register: a replacement changes nothing", r->meter);
+		return;
+	}
+	if (r->old_final < 0 || r->new_initial < 0 || r->ts < ER_TS_MIN) {
+		snprintf(msg, cap, "readings must not be negative and the time must be after 2000");
+		return;
+	}
+	node_cmd *c = calloc(1, sizeof *c);
+	if (c == NULL) {
+		snprintf(msg, cap, "out of memory");
+		return;
+	}
+	c->type = NODE_CMD_REPLACEMENT;
+	c->series = key;
+	c->ts = r->ts;
+	c->old_final = r->old_final;
+	c->new_initial = r->new_initial;
+	do_command(n, c, reply, msg, cap);
+}
+
 static void handle(node *n, void *sock, zmq_msg_t *id, zmq_msg_t *body)
 {
 	pb_msg req, reply;
@@ -250,6 +378,8 @@ static void handle(node *n, void *sock, zmq_msg_t *id, zmq_msg_t *body)
 	size_t ncnt = 0;
 	struct snd_list sl = {0};
 	agg_import_result ires = {0};
+	struct ev_list evl = {0};
+	char msg[512];
 	char *inames = NULL;
 	const char *why = NULL;
 	uint8_t *buf = NULL;
@@ -268,6 +398,20 @@ static void handle(node *n, void *sock, zmq_msg_t *id, zmq_msg_t *body)
 			do_import(n, &req.u.registry_import, &reply, &ires, &inames, &why);
 			break;
 		case PB_STATUS_REQUEST: do_status(n, &reply, cnt, &ncnt, &sl); break;
+		case PB_EVENTS_REQUEST: do_events(n, &req.u.events_request, &reply, &evl, msg, sizeof msg); break;
+		case PB_EVENT_ACCEPT: {
+			node_cmd *c = calloc(1, sizeof *c);
+			if (c == NULL) {
+				reply.type = PB_COMMAND_REPLY;
+				reply.u.command_reply.message = "out of memory";
+				break;
+			}
+			c->type = NODE_CMD_ACCEPT;
+			c->event_id = req.u.event_accept;
+			do_command(n, c, &reply, msg, sizeof msg);
+			break;
+		}
+		case PB_REPLACEMENT: do_replacement(n, &req.u.replacement, &reply, msg, sizeof msg); break;
 		default:
 			reply.type = PB_ACK;
 			reply.u.ack.status = PB_ST_MALFORMED;
@@ -285,6 +429,7 @@ static void handle(node *n, void *sock, zmq_msg_t *id, zmq_msg_t *body)
 	agg_import_result_fini(&ires);
 	free(inames);
 	free(sl.s);
+	free(evl.ev);
 	if (rc == 0)
 		pb_msg_fini(&req);
 }

@@ -22,6 +22,7 @@
 #include "batch.h"
 #include "meter.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,9 +53,16 @@ struct node_flusher {
 	size_t ncur, capcur;
 	ackrec *acks;
 	size_t nacks, capacks;
+	agg_rec_event *ev;
+	size_t nev, capev;
 	sto_batch *meter, *tier;
 	sto_txn *txn;
-	int rc; /* first error of the commit in progress */
+	int rc;		   /* first error of the commit in progress */
+	size_t np_base;	   /* pending entries before this attempt's corrections */
+	uint64_t next_id;  /* the next event id, after the last commit */
+	uint64_t try_id;   /* the next event id within this attempt */
+	node_cmd *active;  /* commands being applied */
+	int64_t now;
 };
 
 #define GROW(arr, n, cap)                                                                                    \
@@ -86,6 +94,14 @@ int node_flusher_new(node *n, node_flusher **out)
 	zmq_setsockopt(f->egress, ZMQ_LINGER, &(int){-1}, sizeof(int));
 	if (zmq_connect(f->egress, ING_EGRESS) != 0)
 		goto fail;
+	sto_txn *t;
+	if (sto_read_begin(n->store, &t) != 0)
+		goto fail;
+	int rc = sto_event_last_id(t, &f->next_id);
+	sto_abort(t);
+	if (rc != 0)
+		goto fail;
+	f->next_id++;
 	*out = f;
 	return 0;
 fail:
@@ -102,6 +118,11 @@ void node_flusher_free(node_flusher *f)
 	for (size_t i = 0; i < f->nacks; i++)
 		free(f->acks[i].bytes);
 	free(f->acks);
+	free(f->ev);
+	for (node_cmd *c = f->active, *next; c != NULL; c = next) {
+		next = c->next;
+		free(c);
+	}
 	free(f->p);
 	free(f->cur);
 	sto_batch_free(f->meter);
@@ -133,6 +154,9 @@ static void on_log(void *ctx, int w, int type, const void *rec, size_t len)
 	if (type == AGG_REC_CURSOR && len == sizeof(agg_rec_cursor)) {
 		GROW(f->cur, f->ncur, f->capcur);
 		memcpy(&f->cur[f->ncur++], rec, sizeof(agg_rec_cursor));
+	} else if (type == AGG_REC_EVENT && len == sizeof(agg_rec_event)) {
+		GROW(f->ev, f->nev, f->capev);
+		memcpy(&f->ev[f->nev++], rec, sizeof(agg_rec_event));
 	} else if (type == ING_REC_ACK && len >= sizeof(ing_ack_rec)) {
 		ing_ack_rec r;
 		memcpy(&r, rec, sizeof r);
@@ -296,12 +320,244 @@ static int merge_row(void *ctx, const sto_key *k, const sto_val *d)
 	return sto_rollup_merge(f->txn, k, d, &existed, &after);
 }
 
+/* ---- events and commands ---- */
+
+static void to_pending(void *ctx, uint64_t key, const agg_sample *smp)
+{
+	node_flusher *f = ctx;
+	agg_series *ser = agg_registry_series_at(f->n->reg, agg_key_series(key));
+	GROW(f->p, f->np, f->capp);
+	f->p[f->np].skey = ser->h.key;
+	f->p[f->np].hour = agg_key_hour(key);
+	f->p[f->np].idx = ser->idx;
+	f->p[f->np].s = *smp;
+	f->np++;
+}
+
+static int write_events(node_flusher *f)
+{
+	node *n = f->n;
+	int rc;
+
+	for (size_t i = 0; i < f->nev; i++) {
+		const agg_rec_event *r = &f->ev[i];
+		agg_series *s = agg_registry_series_at(n->reg, r->series);
+		sto_event e;
+		if (r->type == STO_EV_REPLACEMENT) {
+			/* A worker applied a registered replacement: mark it. */
+			if ((rc = sto_event_get(f->txn, r->ref, &e)) != 0)
+				continue;
+			e.status = STO_EV_APPLIED;
+			e.t1 = r->t1;
+			e.amount = r->amount;
+			e.resolved = f->now;
+		} else {
+			e = (sto_event){.id = f->try_id++, .type = r->type, .status = STO_EV_OPEN,
+					.series = s->h.key, .t0 = r->t0, .t1 = r->t1, .v0 = r->v0, .v1 = r->v1,
+					.amount = r->amount, .created = f->now};
+		}
+		if ((rc = sto_event_put(f->txn, &e)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void say(node_cmd *c, bool ok, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(node_cmd *c, bool ok, const char *fmt, ...)
+{
+	va_list ap;
+	c->ok = ok;
+	va_start(ap, fmt);
+	vsnprintf(c->message, sizeof c->message, fmt, ap);
+	va_end(ap);
+}
+
+static int cmd_accept(node_flusher *f, node_cmd *c)
+{
+	node *n = f->n;
+	sto_event e;
+	char amt[32];
+	int rc = sto_event_get(f->txn, c->event_id, &e);
+
+	if (rc == ER_ENOENT) {
+		say(c, false, "no event %llu", (unsigned long long)c->event_id);
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	if (e.type != STO_EV_SPIKE) {
+		say(c, false, "event %llu is a %s; only a quarantined spike can be accepted",
+		    (unsigned long long)e.id, sto_event_type_name(e.type));
+		return 0;
+	}
+	if (e.status != STO_EV_OPEN) {
+		say(c, false, "spike %llu was already accepted", (unsigned long long)e.id);
+		return 0;
+	}
+	agg_series *s = agg_registry_series(n->reg, e.series);
+	if (s == NULL) {
+		say(c, false, "the meter of event %llu is not registered", (unsigned long long)e.id);
+		return 0;
+	}
+	/* The quarantined increment goes to the hours it spans, exactly as
+	 * it would have without the guard (DOMAIN.md 3). */
+	agg_apportion_to(to_pending, f, s->idx, e.t0, e.t1, e.amount, n->cfg.utc_offset_s, 0);
+	e.status = STO_EV_ACCEPTED;
+	e.resolved = f->now;
+	if ((rc = sto_event_put(f->txn, &e)) != 0)
+		return rc;
+	er_fx_format(e.amount, amt, sizeof amt);
+	say(c, true, "accepted spike %llu: %s %s added to %s", (unsigned long long)e.id, amt,
+	    agg_carrier_unit(s->carrier), s->code);
+	return 0;
+}
+
+struct reset_find {
+	uint64_t series;
+	int64_t ts;
+	sto_event found;
+	bool ok;
+};
+
+static int find_reset(void *ctx, const sto_event *e)
+{
+	struct reset_find *r = ctx;
+	if (e->type == STO_EV_RESET && e->status == STO_EV_OPEN && e->series == r->series && e->t0 < r->ts &&
+	    r->ts <= e->t1) {
+		r->found = *e;
+		r->ok = true;
+		return 1;
+	}
+	return 0;
+}
+
+static int cmd_replacement(node_flusher *f, node_cmd *c)
+{
+	node *n = f->n;
+	sto_event e;
+	int rc;
+	agg_series *s = agg_registry_series(n->reg, c->series);
+
+	if (s == NULL) {
+		say(c, false, "the meter is not registered");
+		return 0;
+	}
+	if (c->phase == 1) {
+		/* Registered now; published to the meter's worker after the
+		 * commit; earlier resets it explains are resolved next flush. */
+		e = (sto_event){.id = f->try_id++, .type = STO_EV_REPLACEMENT, .status = STO_EV_OPEN,
+				.series = c->series, .t0 = c->ts, .v0 = c->old_final, .v1 = c->new_initial,
+				.created = f->now};
+		c->new_id = e.id;
+		return sto_event_put(f->txn, &e);
+	}
+	/* Phase 2: a reading across ts may have been applied before the
+	 * replacement was known: it raised a reset that added 0. */
+	struct reset_find rf = {.series = c->series, .ts = c->ts};
+	if ((rc = sto_events_each(f->txn, 0, find_reset, &rf)) < 0)
+		return rc;
+	if (!rf.ok || c->old_final < rf.found.v0 || rf.found.v1 < c->new_initial) {
+		say(c, true, "replacement of %s registered as event %llu; it applies to the first reading after it",
+		    s->code, (unsigned long long)c->new_id);
+		return 0;
+	}
+	er_fx corr = (c->old_final - rf.found.v0) + (rf.found.v1 - c->new_initial);
+	char amt[32];
+	agg_apportion_to(to_pending, f, s->idx, rf.found.t0, rf.found.t1, corr, n->cfg.utc_offset_s, 0);
+	rf.found.status = STO_EV_APPLIED;
+	rf.found.resolved = f->now;
+	if ((rc = sto_event_put(f->txn, &rf.found)) != 0)
+		return rc;
+	if ((rc = sto_event_get(f->txn, c->new_id, &e)) != 0)
+		return rc;
+	e.status = STO_EV_APPLIED;
+	e.t1 = rf.found.t1;
+	e.amount = corr;
+	e.resolved = f->now;
+	if ((rc = sto_event_put(f->txn, &e)) != 0)
+		return rc;
+	er_fx_format(corr, amt, sizeof amt);
+	say(c, true, "replacement of %s registered as event %llu; it resolved reset %llu: %s %s added", s->code,
+	    (unsigned long long)c->new_id, (unsigned long long)rf.found.id, amt, agg_carrier_unit(s->carrier));
+	return 0;
+}
+
+static int run_commands(node_flusher *f)
+{
+	int rc = 0;
+	ck_epoch_record_t *rec = agg_core_record(f->n->core, AGG_REC_SPARE);
+
+	/* registry lookups by key: inside an epoch section */
+	ck_epoch_begin(rec, NULL);
+	for (node_cmd *c = f->active; c != NULL && rc == 0; c = c->next)
+		rc = c->type == NODE_CMD_ACCEPT ? cmd_accept(f, c) : cmd_replacement(f, c);
+	ck_epoch_end(rec, NULL);
+	return rc;
+}
+
+/* After a commit: replies, and replacements move to their second phase. */
+static void finish_commands(node_flusher *f)
+{
+	node *n = f->n;
+	node_cmd **pp = &f->active;
+
+	pthread_mutex_lock(&n->cmd_lock);
+	while (*pp != NULL) {
+		node_cmd *c = *pp;
+		if (c->type == NODE_CMD_REPLACEMENT && c->phase == 1) {
+			agg_series *s;
+			ck_epoch_record_t *rec = agg_core_record(n->core, AGG_REC_SPARE);
+			ck_epoch_begin(rec, NULL);
+			s = agg_registry_series(n->reg, c->series);
+			ck_epoch_end(rec, NULL);
+			agg_replacement *r = calloc(1, sizeof *r);
+			if (s != NULL && r != NULL) {
+				r->ts = c->ts;
+				r->old_final = c->old_final;
+				r->new_initial = c->new_initial;
+				r->event_id = c->new_id;
+				agg_series_add_replacement(s, r);
+			} else {
+				free(r);
+			}
+			c->phase = 2;
+			pp = &c->next;
+			continue;
+		}
+		*pp = c->next;
+		c->done = true;
+		if (c->abandoned)
+			free(c);
+	}
+	pthread_cond_broadcast(&n->cmd_cond);
+	pthread_mutex_unlock(&n->cmd_lock);
+}
+
+static void take_commands(node_flusher *f)
+{
+	node *n = f->n;
+	pthread_mutex_lock(&n->cmd_lock);
+	while (n->cmds != NULL) {
+		node_cmd *c = n->cmds;
+		n->cmds = c->next;
+		c->phase = 1;
+		c->next = f->active;
+		f->active = c;
+	}
+	pthread_mutex_unlock(&n->cmd_lock);
+}
+
 static int write_pending(node_flusher *f)
 {
 	node *n = f->n;
 	int rc;
 
 	f->rc = 0;
+	f->np = f->np_base; /* corrections are recomputed on every attempt */
+	f->try_id = f->next_id;
+	f->now = er_now();
+	if ((rc = write_events(f)) != 0 || (rc = run_commands(f)) != 0)
+		return rc;
 	sto_batch_clear(f->meter);
 	sto_batch_clear(f->tier);
 	if ((rc = merge_meter_hours(f)) != 0)
@@ -336,9 +592,11 @@ static int commit_pending(node_flusher *f)
 	node *n = f->n;
 	int rc;
 
-	if (f->np == 0 && f->ncur == 0 && f->nacks == 0)
+	take_commands(f);
+	if (f->np == 0 && f->ncur == 0 && f->nacks == 0 && f->nev == 0 && f->active == NULL)
 		return 0;
 	combine_pending(f);
+	f->np_base = f->np;
 	for (int attempt = 0; attempt < 4; attempt++) {
 		if ((rc = sto_write_begin(n->store, &f->txn)) != 0)
 			break;
@@ -358,6 +616,7 @@ static int commit_pending(node_flusher *f)
 		er_log(ER_LOG_INFO, "store: map grown");
 	}
 	if (rc != 0) {
+		f->np = f->np_base;
 		atomic_fetch_add_explicit(&n->c[NODE_C_COMMIT_ERRORS], 1, memory_order_relaxed);
 		er_log(ER_LOG_ERROR, "store: commit failed (%s); %zu acks wait, retrying", er_strerror(rc),
 		       f->nacks);
@@ -373,7 +632,9 @@ static int commit_pending(node_flusher *f)
 		free(a->bytes);
 	}
 	atomic_fetch_add_explicit(&n->c[NODE_C_ACKS_SENT], f->nacks, memory_order_relaxed);
-	f->np = f->ncur = f->nacks = 0;
+	f->np = f->np_base = f->ncur = f->nacks = f->nev = 0;
+	f->next_id = f->try_id;
+	finish_commands(f);
 	return 0;
 }
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 /* ---- registry persistence ---- */
@@ -114,6 +115,26 @@ static int restore_cursor(void *ctx, uint64_t key, int64_t ts, er_fx value)
 	return 0;
 }
 
+/* Registered replacements are part of each meter's state: reload them. */
+static int restore_replacement(void *ctx, const sto_event *e)
+{
+	agg_registry *reg = ctx;
+	if (e->type != STO_EV_REPLACEMENT)
+		return 0;
+	agg_series *s = agg_registry_series(reg, e->series);
+	agg_replacement *r = calloc(1, sizeof *r);
+	if (s == NULL || r == NULL) {
+		free(r);
+		return 0;
+	}
+	r->ts = e->t0;
+	r->old_final = e->v0;
+	r->new_initial = e->v1;
+	r->event_id = e->id;
+	agg_series_add_replacement(s, r);
+	return 0;
+}
+
 static void log_import_errors(const char *what, agg_import_result *res)
 {
 	size_t show = res->nerrors < 20 ? res->nerrors : 20;
@@ -194,6 +215,8 @@ static int load_state(node *n, char *err, size_t errlen)
 	rc = sto_senders_each(t, restore_sender, n->senders);
 	if (rc == 0)
 		rc = sto_cursors_each(t, restore_cursor, n->reg);
+	if (rc == 0)
+		rc = sto_events_each(t, 0, restore_replacement, n->reg);
 	sto_abort(t);
 	if (rc != 0)
 		goto store_fail;
@@ -215,6 +238,8 @@ int node_open(node *n, const node_config *cfg, char *err, size_t errlen)
 	int rc;
 
 	memset(n, 0, sizeof *n);
+	pthread_mutex_init(&n->cmd_lock, NULL);
+	pthread_cond_init(&n->cmd_cond, NULL);
 	n->cfg = *cfg;
 	n->started = er_now();
 	n->city_key = er_key(cfg->city, strlen(cfg->city));
@@ -332,6 +357,34 @@ void node_stop(node *n)
 	n->running = false;
 }
 
+bool node_command(node *n, node_cmd *cmd, int timeout_ms)
+{
+	struct timespec ts;
+	bool done;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&n->cmd_lock);
+	cmd->next = n->cmds;
+	n->cmds = cmd;
+	pthread_mutex_unlock(&n->cmd_lock);
+	agg_core_wake(n->core);
+	pthread_mutex_lock(&n->cmd_lock);
+	while (!cmd->done)
+		if (pthread_cond_timedwait(&n->cmd_cond, &n->cmd_lock, &ts) != 0)
+			break;
+	done = cmd->done;
+	if (!done)
+		cmd->abandoned = true; /* the store thread frees it */
+	pthread_mutex_unlock(&n->cmd_lock);
+	return done;
+}
+
 void node_close(node *n)
 {
 	node_stop(n);
@@ -356,4 +409,11 @@ void node_close(node *n)
 	n->core = NULL;
 	n->store = NULL;
 	n->stats = NULL;
+	for (node_cmd *c = n->cmds, *next; c != NULL; c = next) {
+		next = c->next;
+		free(c);
+	}
+	n->cmds = NULL;
+	pthread_mutex_destroy(&n->cmd_lock);
+	pthread_cond_destroy(&n->cmd_cond);
 }

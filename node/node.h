@@ -24,6 +24,25 @@ extern "C" {
 
 typedef struct node_flusher node_flusher;
 
+/* A command for the store thread, applied inside its next write
+ * transaction so that its effects and the rollups commit together. The
+ * control thread queues it and waits; see node_command. */
+enum node_cmd_type { NODE_CMD_ACCEPT = 1, NODE_CMD_REPLACEMENT = 2 };
+typedef struct node_cmd {
+	int type;
+	uint64_t event_id;	       /* accept */
+	uint64_t series;	       /* replacement: the meter's key */
+	int64_t ts;		       /* replacement */
+	er_fx old_final, new_initial; /* replacement */
+	/* store thread */
+	int phase;	 /* replacement: 1 registered, 2 resolving earlier resets */
+	uint64_t new_id; /* replacement: its event id */
+	/* result, under node.cmd_lock */
+	bool done, ok, abandoned;
+	char message[256];
+	struct node_cmd *next;
+} node_cmd;
+
 enum node_counter {
 	NODE_C_FLUSHES,
 	NODE_C_COMMITS,
@@ -52,7 +71,15 @@ typedef struct node {
 	_Atomic uint64_t c[NODE_C_COUNT];
 	pthread_t gw_thread, flush_thread, control_thread, *worker_threads;
 	bool running;
+	pthread_mutex_t cmd_lock;
+	pthread_cond_t cmd_cond;
+	node_cmd *cmds; /* queued for the store thread */
 } node;
+
+/* Queues cmd (heap-allocated) for the store thread and waits up to
+ * timeout_ms for its result in cmd->ok / cmd->message. Returns false on a
+ * timeout: the command then stays queued and frees itself when done. */
+bool node_command(node *n, node_cmd *cmd, int timeout_ms);
 
 int node_open(node *n, const node_config *cfg, char *err, size_t errlen);
 int node_start(node *n, char *err, size_t errlen);

@@ -592,3 +592,107 @@ int sto_registry_each(sto_txn *t, sto_registry_fn *fn, void *ctx)
 	struct registry_each r = {fn, ctx};
 	return each(t, DB_REGISTRY, registry_cb, &r);
 }
+
+/* ---- events ---- */
+
+#define EV_LEN 76
+
+const char *sto_event_type_name(int type)
+{
+	static const char *n[] = {"?", "reset", "spike", "replacement"};
+	return type >= 1 && type <= 3 ? n[type] : "?";
+}
+
+const char *sto_event_status_name(int status)
+{
+	static const char *n[] = {"?", "open", "accepted", "applied"};
+	return status >= 1 && status <= 3 ? n[status] : "?";
+}
+
+int sto_event_put(sto_txn *t, const sto_event *e)
+{
+	uint8_t kb[8], vb[EV_LEN];
+	MDB_val key = {8, kb}, val = {EV_LEN, vb};
+
+	put_be64(kb, e->id);
+	memset(vb, 0, sizeof vb);
+	vb[0] = VAL_VERSION;
+	vb[1] = e->type;
+	vb[2] = e->status;
+	put_le64(vb + 4, e->series);
+	put_le64(vb + 12, (uint64_t)e->t0);
+	put_le64(vb + 20, (uint64_t)e->t1);
+	put_le64(vb + 28, (uint64_t)e->v0);
+	put_le64(vb + 36, (uint64_t)e->v1);
+	put_le64(vb + 44, (uint64_t)e->amount);
+	put_le64(vb + 52, (uint64_t)e->created);
+	put_le64(vb + 60, (uint64_t)e->resolved);
+	return sto__wrc(t, mdb_put(t->txn, t->env->dbi[DB_EVENTS], &key, &val, 0));
+}
+
+static int event_decode(const MDB_val *k, const MDB_val *v, sto_event *e)
+{
+	const uint8_t *p = v->mv_data;
+	if (k->mv_size != 8 || v->mv_size < EV_LEN || p[0] != VAL_VERSION)
+		return ER_EVERSION;
+	e->id = get_be64(k->mv_data);
+	e->type = p[1];
+	e->status = p[2];
+	e->series = get_le64(p + 4);
+	e->t0 = (int64_t)get_le64(p + 12);
+	e->t1 = (int64_t)get_le64(p + 20);
+	e->v0 = (er_fx)get_le64(p + 28);
+	e->v1 = (er_fx)get_le64(p + 36);
+	e->amount = (er_fx)get_le64(p + 44);
+	e->created = (int64_t)get_le64(p + 52);
+	e->resolved = (int64_t)get_le64(p + 60);
+	return 0;
+}
+
+int sto_event_get(sto_txn *t, uint64_t id, sto_event *e)
+{
+	uint8_t kb[8];
+	MDB_val key = {8, kb}, val;
+	int rc;
+	put_be64(kb, id);
+	rc = mdb_get(t->txn, t->env->dbi[DB_EVENTS], &key, &val);
+	if (rc != 0)
+		return sto__map_rc(rc);
+	return event_decode(&key, &val, e);
+}
+
+int sto_events_each(sto_txn *t, uint64_t after_id, sto_event_fn *fn, void *ctx)
+{
+	MDB_cursor *cur;
+	uint8_t kb[8];
+	MDB_val key = {8, kb}, val;
+	sto_event e;
+	int rc, out = 0;
+
+	if (after_id == UINT64_MAX)
+		return 0;
+	rc = mdb_cursor_open(t->txn, t->env->dbi[DB_EVENTS], &cur);
+	if (rc != 0)
+		return sto__map_rc(rc);
+	put_be64(kb, after_id + 1);
+	for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		if (event_decode(&key, &val, &e) == 0 && (out = fn(ctx, &e)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	return out;
+}
+
+int sto_event_last_id(sto_txn *t, uint64_t *id)
+{
+	MDB_cursor *cur;
+	MDB_val key, val;
+	int rc = mdb_cursor_open(t->txn, t->env->dbi[DB_EVENTS], &cur);
+	if (rc != 0)
+		return sto__map_rc(rc);
+	rc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
+	*id = rc == 0 && key.mv_size == 8 ? get_be64(key.mv_data) : 0;
+	mdb_cursor_close(cur);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : sto__map_rc(rc);
+}

@@ -105,6 +105,34 @@ int sto_registry_put(sto_txn *txn, int kind, uint64_t key, const char *row);
 typedef int sto_registry_fn(void *ctx, int kind, uint64_t key, const char *row, size_t len);
 int sto_registry_each(sto_txn *txn, sto_registry_fn *fn, void *ctx);
 
+/* ---- meter events (DOMAIN.md 3) ---- */
+
+enum sto_event_type { STO_EV_RESET = 1, STO_EV_SPIKE = 2, STO_EV_REPLACEMENT = 3 };
+enum sto_event_status {
+	STO_EV_OPEN = 1,     /* a reset on record; a spike quarantined; a replacement registered */
+	STO_EV_ACCEPTED = 2, /* a spike an operator accepted: its increment is in its hours */
+	STO_EV_APPLIED = 3,  /* a replacement applied, or a reset it resolved */
+};
+const char *sto_event_type_name(int type);
+const char *sto_event_status_name(int status);
+
+typedef struct sto_event {
+	uint64_t id;
+	uint8_t type, status;
+	uint64_t series; /* the meter's key */
+	int64_t t0, t1;	 /* previous reading and the reading that raised it (replacement: t0 = its time) */
+	er_fx v0, v1;	 /* registers at t0 and t1 (replacement: old final, new initial) */
+	er_fx amount;	 /* the quarantined or applied increment */
+	int64_t created, resolved;
+} sto_event;
+
+int sto_event_put(sto_txn *txn, const sto_event *e);
+int sto_event_get(sto_txn *txn, uint64_t id, sto_event *e); /* ER_ENOENT */
+typedef int sto_event_fn(void *ctx, const sto_event *e);
+/* Events with id > after_id in id order; a nonzero return from fn stops. */
+int sto_events_each(sto_txn *txn, uint64_t after_id, sto_event_fn *fn, void *ctx);
+int sto_event_last_id(sto_txn *txn, uint64_t *id); /* 0 when there are none */
+
 #ifdef __cplusplus
 }
 #endif
