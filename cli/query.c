@@ -43,6 +43,13 @@ static const char help_text[] =
     "                      the server's own offset is known only from its reply)\n"
     "  --carrier NAME      one carrier or pollutant (electricity, water, heat, steam,\n"
     "                      gas, coal, oil, pv, power, pm25, pm10, o3, no2, so2, co)\n"
+    "  --unit UNIT         native (default); tce (standard coal, tonnes); co2 (tCO2):\n"
+    "                      derived from the coefficient tables in force for each day,\n"
+    "                      with a 'total' row per bucket across the carriers that count\n"
+    "  --method M          electricity in tce: calorific (default, 0.1229 kgce/kWh) or\n"
+    "                      equivalent (the grid's generation value)\n"
+    "  --scope S           with --unit: all (default), no-feedstock, or control (no\n"
+    "                      feedstock and no renewables: the budget scope)\n"
     "  --json              one JSON object instead of a table; sums are exact\n"
     "                      decimal strings (\"sum\") and integer micro-units (\"sum_micro\")\n"
     "  -h, --help          this text\n"
@@ -57,6 +64,7 @@ static const char help_text[] =
 
 typedef struct qopts {
 	const char *control, *entity, *carrier;
+	const char *unit, *method, *scope; /* NULL: the server's defaults */
 	int level, res, offset;
 	const char *from_s, *to_s;
 	bool json;
@@ -101,7 +109,24 @@ static const char *entity_desc(const qopts *o, char *buf, size_t cap)
 	return buf;
 }
 
-enum { C_START, C_CARRIER, C_PURPOSE, C_SUM, C_MEAN, C_UNIT, C_COUNT, C_MIN, C_MAX, C_COVER, C_MEMBERS, C_FLAG, NCOL };
+enum {
+	C_START,
+	C_CARRIER,
+	C_PURPOSE,
+	C_SUM,
+	C_MEAN,
+	C_UNIT,
+	C_VALUE,
+	C_VUNIT,
+	C_COUNT,
+	C_MIN,
+	C_MAX,
+	C_COVER,
+	C_MEMBERS,
+	C_COMPLETE,
+	C_FLAG,
+	NCOL
+};
 
 /* Levels (kW, concentrations) are read by their mean; quantities by their sum. */
 static bool is_level(const char *carrier)
@@ -123,9 +148,11 @@ static er_fx mean_of(const pb_row *r)
 
 static void print_table(const qopts *o, const pb_query_reply *q)
 {
-	static const char *heads[NCOL] = {"start", "carrier", "purpose", "sum",	    "mean",    "unit",
-					  "count", "min",     "max",	 "coverage", "members", "E"};
-	static const bool right[NCOL] = {false, false, false, true, true, false, true, true, true, true, true, false};
+	static const char *heads[NCOL] = {"start",   "carrier",	 "purpose", "sum", "mean",     "unit",
+					  "derived", "",	 "count",   "min", "max",      "coverage",
+					  "members", "complete", "E"};
+	static const bool right[NCOL] = {false, false, false, true, true, true, true, false,
+					 true,	true,  true,  true, true, true, false};
 	bool show[NCOL];
 	size_t w[NCOL];
 	char(*cells)[NCOL][48] = calloc(q->nrows ? q->nrows : 1, sizeof *cells);
@@ -139,7 +166,8 @@ static void print_table(const qopts *o, const pb_query_reply *q)
 		show[c] = true;
 	show[C_MIN] = show[C_MAX] = o->level == STO_METER || o->level == STO_STATION;
 	/* members counts meters behind a tier row; a meter's own row has none */
-	show[C_MEMBERS] = !(o->level == STO_METER || o->level == STO_STATION);
+	show[C_MEMBERS] = show[C_COMPLETE] = !(o->level == STO_METER || o->level == STO_STATION);
+	show[C_VALUE] = show[C_VUNIT] = o->unit != NULL && strcmp(o->unit, "native") != 0;
 	show[C_FLAG] = false;
 	show[C_MEAN] = false;
 	for (size_t i = 0; i < q->nrows; i++)
@@ -173,6 +201,17 @@ static void print_table(const qopts *o, const pb_query_reply *q)
 		}
 		snprintf(row[C_COVER], 48, "%.1f%%", coverage_pct(r, q->resolution, q->utc_offset_s));
 		snprintf(row[C_MEMBERS], 48, "%" PRIu32, r->members);
+		snprintf(row[C_COMPLETE], 48, "%" PRIu32, r->complete);
+		snprintf(row[C_VALUE], 48, "%s", r->value[0] ? r->value : "-");
+		snprintf(row[C_VUNIT], 48, "%s", r->value_unit);
+		if (strcmp(r->carrier, "total") == 0) {
+			/* a derived total: the sum column means nothing */
+			strcpy(row[C_SUM], "");
+			strcpy(row[C_COUNT], "");
+			strcpy(row[C_COVER], "");
+			strcpy(row[C_MEMBERS], "");
+			strcpy(row[C_COMPLETE], "");
+		}
 		strcpy(row[C_FLAG], r->flags & 1 ? "E" : "");
 		if (r->flags & 1)
 			show[C_FLAG] = true;
@@ -210,8 +249,11 @@ static void print_json(const qopts *o, const pb_query_reply *q)
 
 	fputs("{\"entity\":", stdout);
 	cli_json_str(stdout, q->entity[0] ? q->entity : (o->entity ? o->entity : ""));
-	printf(",\"level\":\"%s\",\"resolution\":\"%s\",\"utc_offset_s\":%d,\"rows\":[", sto_level_name(q->level),
+	printf(",\"level\":\"%s\",\"resolution\":\"%s\",\"utc_offset_s\":%d,", sto_level_name(q->level),
 	       er_res_name((enum er_res)q->resolution), (int)q->utc_offset_s);
+	if (q->table_version[0])
+		printf("\"table_version\":\"%s\",", q->table_version);
+	fputs("\"rows\":[", stdout);
 	for (size_t i = 0; i < q->nrows; i++) {
 		const pb_row *r = &q->rows[i];
 
@@ -235,9 +277,19 @@ static void print_json(const qopts *o, const pb_query_reply *q)
 		} else {
 			fputs(",\"min\":null,\"max\":null", stdout);
 		}
-		printf(",\"coverage_s\":%" PRIu64 ",\"coverage_pct\":%.1f,\"members\":%" PRIu32 ",\"estimated\":%s}",
-		       r->coverage_s, coverage_pct(r, q->resolution, q->utc_offset_s), r->members,
+		printf(",\"coverage_s\":%" PRIu64 ",\"coverage_pct\":%.1f,\"members\":%" PRIu32 ",\"complete\":%" PRIu32
+		       ",\"estimated\":%s",
+		       r->coverage_s, coverage_pct(r, q->resolution, q->utc_offset_s), r->members, r->complete,
 		       r->flags & 1 ? "true" : "false");
+		if (r->value_unit[0] || r->value[0]) {
+			fputs(",\"value\":", stdout);
+			cli_json_str(stdout, r->value);
+			fputs(",\"value_unit\":", stdout);
+			cli_json_str(stdout, r->value_unit);
+			fputs(",\"source\":", stdout);
+			cli_json_str(stdout, r->source);
+		}
+		putchar('}');
 	}
 	puts(q->nrows ? "\n]}" : "]}");
 }
@@ -266,7 +318,10 @@ int cli_query(int argc, char **argv)
 		O_TO,
 		O_CARRIER,
 		O_JSON,
-		O_OFFSET
+		O_OFFSET,
+		O_UNIT,
+		O_METHOD,
+		O_SCOPE
 	};
 	static const struct option lo[] = {
 	    {"control", required_argument, NULL, O_CONTROL},
@@ -281,6 +336,9 @@ int cli_query(int argc, char **argv)
 	    {"carrier", required_argument, NULL, O_CARRIER},
 	    {"json", no_argument, NULL, O_JSON},
 	    {"utc-offset", required_argument, NULL, O_OFFSET},
+	    {"unit", required_argument, NULL, O_UNIT},
+	    {"method", required_argument, NULL, O_METHOD},
+	    {"scope", required_argument, NULL, O_SCOPE},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -329,6 +387,9 @@ int cli_query(int argc, char **argv)
 			o.carrier = optarg;
 			break;
 		case O_JSON: o.json = true; break;
+		case O_UNIT: o.unit = optarg; break;
+		case O_METHOD: o.method = optarg; break;
+		case O_SCOPE: o.scope = optarg; break;
 		case O_OFFSET:
 			if (!cli_parse_offset(optarg, &o.offset))
 				return cli_usage_error(CMD, "--utc-offset '%s' is not an offset like +08:00 or -03:30",
@@ -359,6 +420,9 @@ int cli_query(int argc, char **argv)
 	req.u.query.from = from;
 	req.u.query.to = to;
 	req.u.query.carrier = o.carrier != NULL ? o.carrier : "";
+	req.u.query.unit = o.unit != NULL ? o.unit : "";
+	req.u.query.method = o.method != NULL ? o.method : "";
+	req.u.query.scope = o.scope != NULL ? o.scope : "";
 	rc = ing_request(o.control, &req, QUERY_TIMEOUT_MS, &rep);
 	if (rc == ER_ETIMEDOUT) {
 		fprintf(stderr, "ecoroll query: no reply from %s within %d s (is ecorolld running?)\n", o.control,

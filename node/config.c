@@ -30,6 +30,19 @@ void node_config_defaults(node_config *c)
 	c->delta_slots = 1u << 20;
 	c->map_size_mb = 1024;
 	c->sync = true;
+	strcpy(c->energy_dir, "conf/energy");
+	c->count_water = false; /* DOMAIN.md 4: water counts in tce only where configured */
+}
+
+static int boolean(const char *v, bool *out)
+{
+	if (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcasecmp(v, "yes") == 0)
+		*out = true;
+	else if (strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0 || strcasecmp(v, "no") == 0)
+		*out = false;
+	else
+		return -1;
+	return 0;
 }
 
 static int num(const char *v, int64_t lo, int64_t hi, int64_t *out)
@@ -105,12 +118,11 @@ int node_config_set(node_config *c, const char *s, const char *k, const char *v,
 		bad = num(v, 1, 1ll << 24, &x);
 		c->map_size_mb = (uint64_t)x;
 	} else if (IS("store", "sync")) {
-		if (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcasecmp(v, "yes") == 0)
-			c->sync = true;
-		else if (strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0 || strcasecmp(v, "no") == 0)
-			c->sync = false;
-		else
-			bad = 1;
+		bad = boolean(v, &c->sync);
+	} else if (IS("energy", "dir")) {
+		bad = copy(c->energy_dir, sizeof c->energy_dir, v) || v[0] == 0;
+	} else if (IS("energy", "count_water")) {
+		bad = boolean(v, &c->count_water);
 	} else if (IS("registry", "districts")) {
 		bad = copy(c->districts, sizeof c->districts, v);
 	} else if (IS("registry", "enterprises")) {

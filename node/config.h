@@ -36,6 +36,9 @@ typedef struct node_config {
 	/* [store] */
 	uint64_t map_size_mb;
 	bool sync;
+	/* [energy] */
+	char energy_dir[NODE_PATH_MAX];
+	bool count_water;
 	/* [registry] */
 	char districts[NODE_PATH_MAX], enterprises[NODE_PATH_MAX], meters[NODE_PATH_MAX], stations[NODE_PATH_MAX];
 } node_config;

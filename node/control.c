@@ -1,5 +1,5 @@
 /* control.c: the control socket (ROUTER; clients use REQ): registry
- * imports, queries and status. Queries read LMDB in a read transaction, an
+ * imports, queries (node/report.c), events, commands and status. Queries read LMDB in a read transaction, an
  * MVCC snapshot that never blocks ingest. One request at a time: imports
  * are rare and queries are short; the HTTP API will add parallel readers.
  */
@@ -13,141 +13,6 @@
 #include <zmq.h>
 
 #define POLL_MS 100 /* how often the thread looks at its stop flag */
-#define MAX_ROWS 1000000 /* a query answer larger than this is refused */
-
-typedef struct qctx {
-	pb_row *rows;
-	size_t n, cap;
-	int carrier; /* 0: all */
-	int rc;
-} qctx;
-
-static int on_row(void *ctx, const sto_key *k, const sto_val *v)
-{
-	qctx *q = ctx;
-	int carrier = k->metric & 0xff;
-
-	if (q->carrier && carrier != q->carrier)
-		return 0;
-	if (q->n == MAX_ROWS) {
-		q->rc = ER_EFULL;
-		return 1;
-	}
-	if (q->n == q->cap) {
-		size_t cap = q->cap ? q->cap * 2 : 256;
-		pb_row *r = realloc(q->rows, cap * sizeof *r);
-		if (r == NULL) {
-			q->rc = ER_ENOMEM;
-			return 1;
-		}
-		q->rows = r;
-		q->cap = cap;
-	}
-	pb_row *r = &q->rows[q->n++];
-	*r = (pb_row){.value = "", .value_unit = "", .source = ""};
-	r->start = k->start;
-	r->carrier = agg_carrier_name(carrier) ? agg_carrier_name(carrier) : "?";
-	/* a pollutant has no accounting purpose */
-	r->purpose = carrier >= AGG_PM25 ? "" : agg_purpose_name(k->metric >> 8);
-	r->unit = agg_carrier_unit(carrier) ? agg_carrier_unit(carrier) : "";
-	r->count = v->count;
-	r->sum = v->sum;
-	r->min = v->count ? v->min : 0;
-	r->max = v->count ? v->max : 0;
-	r->coverage_s = v->coverage_s;
-	r->flags = v->flags;
-	r->members = v->members;
-	return 0;
-}
-
-/* Resolves the query's entity to (level, key); fills err otherwise. */
-static int resolve(node *n, const pb_query *q, int *level, uint64_t *key, int *carrier, char *err, size_t errlen)
-{
-	const char *code = q->entity;
-	uint64_t k = er_key(code, strlen(code));
-	int kind;
-
-	*level = q->level;
-	*key = k;
-	switch (q->level) {
-	case STO_CITY:
-		if (code[0] != 0 && strcmp(code, n->cfg.city) != 0) {
-			snprintf(err, errlen, "this node serves city '%s', not '%s'", n->cfg.city, code);
-			return ER_ENOENT;
-		}
-		*key = n->city_key;
-		return 0;
-	case STO_METER: kind = AGG_SERIES; break;
-	case STO_ENTERPRISE: kind = AGG_ENTERPRISE; break;
-	case STO_DISTRICT: kind = AGG_DISTRICT; break;
-	case STO_STATION: kind = AGG_STATION; break;
-	default: snprintf(err, errlen, "unknown level %d", q->level); return ER_EINVAL;
-	}
-	const agg_head *h = agg_registry_find(n->reg, kind, k);
-	if (h == NULL) {
-		snprintf(err, errlen, "unknown %s '%s'", sto_level_name(q->level), code);
-		return ER_ENOENT;
-	}
-	if (kind == AGG_SERIES && ((const agg_series *)h)->station != NULL) {
-		/* "S01:pm25" is the pm25 row of station S01. */
-		const agg_series *s = (const agg_series *)h;
-		*level = STO_STATION;
-		*key = s->station->h.key;
-		*carrier = s->carrier;
-	}
-	return 0;
-}
-
-static void do_query(node *n, const pb_query *q, pb_msg *reply)
-{
-	static char err[256];
-	qctx c = {0};
-	int level, rc;
-	uint64_t key;
-	sto_txn *t;
-	ck_epoch_record_t *rec = agg_core_record(n->core, AGG_REC_READER);
-
-	reply->type = PB_QUERY_REPLY;
-	pb_query_reply *r = &reply->u.query_reply;
-	r->entity = q->entity;
-	r->level = q->level;
-	r->resolution = q->resolution;
-	r->utc_offset_s = n->cfg.utc_offset_s;
-	if (q->resolution < ER_RES_HOUR || q->resolution > ER_RES_YEAR) {
-		snprintf(err, sizeof err, "unknown resolution %d", q->resolution);
-		r->error = err;
-		return;
-	}
-	if (q->carrier[0] != 0 && (c.carrier = agg_carrier_parse(q->carrier)) == 0) {
-		snprintf(err, sizeof err, "unknown carrier '%s'", q->carrier);
-		r->error = err;
-		return;
-	}
-	ck_epoch_begin(rec, NULL);
-	rc = resolve(n, q, &level, &key, &c.carrier, err, sizeof err);
-	ck_epoch_end(rec, NULL);
-	if (rc != 0) {
-		r->error = err;
-		return;
-	}
-	if ((rc = sto_read_begin(n->store, &t)) != 0) {
-		snprintf(err, sizeof err, "store: %s", er_strerror(rc));
-		r->error = err;
-		return;
-	}
-	rc = sto_rollup_scan(t, level, key, q->resolution, q->from, q->to, on_row, &c);
-	sto_abort(t);
-	if (rc != 0 || c.rc != 0) {
-		snprintf(err, sizeof err, "%s", c.rc == ER_EFULL ? "more than 1,000,000 rows: narrow the range"
-								 : er_strerror(c.rc ? c.rc : rc));
-		r->error = err;
-		free(c.rows);
-		return;
-	}
-	r->ok = true;
-	r->rows = c.rows;
-	r->nrows = c.n;
-}
 
 /* res and *names stay the caller's until the reply is encoded. */
 static void do_import(node *n, const pb_registry_import *in, pb_msg *reply, agg_import_result *resp,
@@ -379,6 +244,7 @@ static void handle(node *n, void *sock, zmq_msg_t *id, zmq_msg_t *body)
 	struct snd_list sl = {0};
 	agg_import_result ires = {0};
 	struct ev_list evl = {0};
+	node_qbuf qbuf = {0};
 	char msg[512];
 	char *inames = NULL;
 	const char *why = NULL;
@@ -393,7 +259,15 @@ static void handle(node *n, void *sock, zmq_msg_t *id, zmq_msg_t *body)
 		reply.u.ack.message = "the control socket takes RegistryImport, Query or StatusRequest envelopes";
 	} else {
 		switch (req.type) {
-		case PB_QUERY: do_query(n, &req.u.query, &reply); break;
+		case PB_QUERY:
+			reply.type = PB_QUERY_REPLY;
+			node_query(n, &req.u.query, &reply.u.query_reply, &qbuf);
+			break;
+		case PB_RELOAD:
+			reply.type = PB_COMMAND_REPLY;
+			reply.u.command_reply.ok = node_reload(n, msg, sizeof msg) == 0;
+			reply.u.command_reply.message = msg;
+			break;
 		case PB_REGISTRY_IMPORT:
 			do_import(n, &req.u.registry_import, &reply, &ires, &inames, &why);
 			break;
@@ -424,8 +298,7 @@ static void handle(node *n, void *sock, zmq_msg_t *id, zmq_msg_t *body)
 		zmq_send(sock, buf, len, 0);
 	}
 	free(buf);
-	if (reply.type == PB_QUERY_REPLY)
-		free((void *)reply.u.query_reply.rows);
+	node_qbuf_fini(&qbuf);
 	agg_import_result_fini(&ires);
 	free(inames);
 	free(sl.s);
@@ -448,6 +321,11 @@ void *node_control_main(void *arg)
 	}
 	zmq_setsockopt(sock, ZMQ_LINGER, &(int){1000}, sizeof(int));
 	while (!atomic_load(&n->stop_control)) {
+		if (atomic_exchange(&n->reload_wanted, false)) {
+			char msg[512];
+			int rc = node_reload(n, msg, sizeof msg);
+			er_log(rc == 0 ? ER_LOG_INFO : ER_LOG_ERROR, "SIGHUP: %s", msg);
+		}
 		if (zmq_poll(&it, 1, POLL_MS) <= 0)
 			continue;
 		zmq_msg_t id, delim, body;

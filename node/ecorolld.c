@@ -42,7 +42,8 @@ static void usage(FILE *f)
 		"  -V, --version          the version\n"
 		"\n"
 		"Options override the file; the file overrides the built-in defaults.\n"
-		"SIGTERM or SIGINT: commit, acknowledge and exit.\n");
+		"SIGTERM or SIGINT: commit, acknowledge and exit. SIGHUP: re-read the\n"
+		"coefficient tables (energy.dir).\n");
 }
 
 static int set_opt(node_config *c, const char *sec, const char *key, const char *val)
@@ -174,7 +175,8 @@ int main(int argc, char **argv)
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			er_log(ER_LOG_INFO, "SIGHUP: nothing to reload in this version");
+			/* The control thread owns the tables: it reloads them. */
+			atomic_store(&n.reload_wanted, true);
 			continue;
 		}
 		break;

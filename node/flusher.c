@@ -231,11 +231,12 @@ static void add_tiers(node_flusher *f, const agg_series *s, const sto_key *k, co
 	}
 }
 
-static void gain_of(const sto_val *before, const sto_val *after, const sto_val *delta, bool existed, sto_val *g)
+/* Whether a meter row became complete with this merge: its coverage
+ * reached the bucket's length (a tier row counts complete members). */
+static uint32_t became_complete(const sto_key *k, uint64_t before, uint64_t after, int offset_s)
 {
-	*g = *delta;
-	g->coverage_s = after->coverage_s - (existed ? before->coverage_s : 0);
-	g->members = existed ? 0 : 1;
+	uint64_t len = (uint64_t)(er_bucket_next(k->start, (enum er_res)k->res, offset_s) - k->start);
+	return before < len && after >= len;
 }
 
 static int merge_meter_hours(node_flusher *f)
@@ -267,14 +268,16 @@ static int merge_meter_hours(node_flusher *f)
 		d.max = e->s.max;
 		d.flags = e->s.flags;
 		d.members = 0;
+		d.complete = 0;
 		/* Coverage is seconds of the hour backed by readings: never
 		 * more than the hour, however many readings overlap. */
 		uint64_t cov = before.coverage_s + e->s.coverage_s;
 		d.coverage_s = (cov > 3600 ? 3600 : cov) - before.coverage_s;
 		if ((rc = sto_rollup_merge(f->txn, &k, &d, &existed, &after)) != 0)
 			return rc;
-		gain_of(&before, &after, &d, existed, &gain);
+		gain = d;
 		gain.members = 0;
+		gain.complete = 0;
 		for (int r = ER_RES_DAY; r <= ER_RES_YEAR; r++) {
 			sto_key up = k;
 			up.res = (uint8_t)r;
@@ -284,6 +287,7 @@ static int merge_meter_hours(node_flusher *f)
 		}
 		if (rolls_up(s)) {
 			gain.members = existed ? 0 : 1;
+			gain.complete = became_complete(&k, before.coverage_s, after.coverage_s, off);
 			add_tiers(f, s, &k, &gain);
 			if (f->rc != 0)
 				return f->rc;
@@ -308,6 +312,7 @@ static int merge_meter_row(void *ctx, const sto_key *k, const sto_val *d)
 		return 0;
 	gain = *d;
 	gain.members = existed ? 0 : 1;
+	gain.complete = became_complete(k, after.coverage_s - d->coverage_s, after.coverage_s, f->n->cfg.utc_offset_s);
 	add_tiers(f, s, k, &gain);
 	return f->rc;
 }

@@ -9,6 +9,8 @@
  */
 #include "node.h"
 
+#include "energy.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -273,6 +275,8 @@ int node_open(node *n, const node_config *cfg, char *err, size_t errlen)
 	memset(n->stats, 0, sizeof(ing_stats) * (size_t)(cfg->workers + 1));
 	if ((rc = load_state(n, err, errlen)) != 0)
 		goto fail;
+	if ((rc = agg_energy_load(cfg->energy_dir, &n->energy, err, errlen)) != 0)
+		goto fail;
 	return 0;
 fail:
 	node_close(n);
@@ -400,6 +404,8 @@ void node_close(node *n)
 	n->workers = NULL;
 	n->worker_threads = NULL;
 	ing_senders_free(n->senders);
+	agg_energy_free(n->energy);
+	n->energy = NULL;
 	agg_registry_free(n->reg);
 	agg_core_free(n->core);
 	sto_close(n->store);

@@ -71,6 +71,8 @@ typedef struct node {
 	_Atomic uint64_t c[NODE_C_COUNT];
 	pthread_t gw_thread, flush_thread, control_thread, *worker_threads;
 	bool running;
+	struct agg_energy *energy; /* coefficient tables: the control thread's */
+	_Atomic bool reload_wanted;  /* SIGHUP: the control thread reloads them */
 	pthread_mutex_t cmd_lock;
 	pthread_cond_t cmd_cond;
 	node_cmd *cmds; /* queued for the store thread */
@@ -88,6 +90,21 @@ void node_close(node *n);
 
 /* Imports registry CSV texts into the registry and LMDB (all or nothing). */
 int node_registry_import(node *n, const agg_import *imp, agg_import_result *res);
+
+/* report.c: the query layer (control socket now, HTTP API later). */
+typedef struct node_qbuf {
+	pb_row *rows;
+	size_t n, cap;
+	char *text; /* derived values and sources, NUL-separated */
+	size_t ntext, captext;
+	char err[256];
+} node_qbuf;
+/* Answers q into r; r's strings live in buf until node_qbuf_fini. */
+void node_query(node *n, const pb_query *q, pb_query_reply *r, node_qbuf *buf);
+void node_qbuf_fini(node_qbuf *buf);
+/* Re-reads the coefficient tables; msg says what happened. Control
+ * thread only (it is the tables' only reader). */
+int node_reload(node *n, char *msg, size_t cap);
 
 /* flusher.c */
 int node_flusher_new(node *n, node_flusher **out);

@@ -119,6 +119,7 @@ void sto_val_merge(sto_val *a, const sto_val *b)
 	a->coverage_s += b->coverage_s;
 	a->flags |= b->flags;
 	a->members += b->members;
+	a->complete += b->complete;
 	if (b->min < a->min)
 		a->min = b->min;
 	if (b->max > a->max)
@@ -136,6 +137,7 @@ static void val_encode(const sto_val *v, uint8_t out[VAL_LEN])
 	put_le64(out + 32, (uint64_t)v->max);
 	put_le64(out + 40, v->coverage_s);
 	put_le32(out + 48, v->members);
+	put_le32(out + 52, v->complete);
 }
 
 static int val_decode(const MDB_val *d, sto_val *v)
@@ -150,6 +152,7 @@ static int val_decode(const MDB_val *d, sto_val *v)
 	v->max = (int64_t)get_le64(p + 32);
 	v->coverage_s = get_le64(p + 40);
 	v->members = get_le32(p + 48);
+	v->complete = get_le32(p + 52);
 	return 0;
 }
 

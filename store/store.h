@@ -49,6 +49,7 @@ typedef struct sto_val {
 	uint64_t coverage_s;
 	uint32_t flags;
 	uint32_t members; /* distinct member series with data (tier rows) */
+	uint32_t complete; /* members whose coverage is the whole bucket (tier rows) */
 } sto_val;
 
 void sto_key_encode(const sto_key *k, uint8_t out[STO_KEY_LEN]);

@@ -1,0 +1,424 @@
+/* report.c: the query layer. Reads rollups in an LMDB read transaction (an
+ * MVCC snapshot that never blocks ingest) and derives standard coal and
+ * CO2 at read time from the effective-dated tables (DOMAIN.md 4): only
+ * physical quantities are stored, so a changed coefficient recomputes
+ * history without re-ingesting anything.
+ *
+ * Exactness: a derived figure is the sum over the days of a bucket of
+ * (quantity in micro-units) x (coefficient in micro-units per unit), an
+ * exact 128-bit count of 1e-12 kg; hour buckets use their day's
+ * coefficient. Sums of exact products are exact, so a city's tce equals
+ * the sum of its districts'; rounding happens once, for display (half to
+ * even, GB/T 8170), to 6 decimals of a tonne.
+ *
+ * Thread: the control thread (it alone reads n->energy).
+ */
+#include "node.h"
+
+#include "energy.h"
+
+#include <ck_epoch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ROWS 1000000     /* a query answer larger than this is refused */
+#define DERIVED_DECIMALS 6   /* tonnes to the gram: display only */
+#define TOTAL_CARRIER "total" /* the per-bucket sum across carriers of a derived query */
+
+enum { U_NATIVE = 0, U_TCE = 1, U_CO2 = 2 };
+
+typedef struct qrow {
+	sto_key k;
+	sto_val v;
+	agg_pico acc;	 /* derived, exact */
+	bool missing;	 /* some day had no coefficient */
+	const char *src; /* the coefficient's source when there was one */
+	bool multi;	 /* several coefficients were used */
+} qrow;
+
+typedef struct qctx {
+	qrow *rows;
+	size_t n, cap;
+	int carrier; /* 0: all */
+	int scope;
+	bool derived;
+	int rc;
+} qctx;
+
+static int keep_row(void *ctx, const sto_key *k, const sto_val *v)
+{
+	qctx *q = ctx;
+	int carrier = k->metric & 0xff;
+
+	if (q->carrier && carrier != q->carrier)
+		return 0;
+	if (q->derived && carrier < AGG_PM25 && !agg_scope_includes(q->scope, k->metric >> 8))
+		return 0;
+	if (q->n == MAX_ROWS) {
+		q->rc = ER_EFULL;
+		return 1;
+	}
+	if (q->n == q->cap) {
+		size_t cap = q->cap ? q->cap * 2 : 256;
+		qrow *r = realloc(q->rows, cap * sizeof *r);
+		if (r == NULL) {
+			q->rc = ER_ENOMEM;
+			return 1;
+		}
+		q->rows = r;
+		q->cap = cap;
+	}
+	q->rows[q->n++] = (qrow){.k = *k, .v = *v};
+	return 0;
+}
+
+/* Resolves the query's entity to (level, key); fills err otherwise. */
+static int resolve(node *n, const pb_query *q, int *level, uint64_t *key, int *carrier, char *err, size_t errlen)
+{
+	const char *code = q->entity;
+	uint64_t k = er_key(code, strlen(code));
+	int kind;
+
+	*level = q->level;
+	*key = k;
+	switch (q->level) {
+	case STO_CITY:
+		if (code[0] != 0 && strcmp(code, n->cfg.city) != 0) {
+			snprintf(err, errlen, "this node serves city '%s', not '%s'", n->cfg.city, code);
+			return ER_ENOENT;
+		}
+		*key = n->city_key;
+		return 0;
+	case STO_METER: kind = AGG_SERIES; break;
+	case STO_ENTERPRISE: kind = AGG_ENTERPRISE; break;
+	case STO_DISTRICT: kind = AGG_DISTRICT; break;
+	case STO_STATION: kind = AGG_STATION; break;
+	default: snprintf(err, errlen, "unknown level %d", q->level); return ER_EINVAL;
+	}
+	const agg_head *h = agg_registry_find(n->reg, kind, k);
+	if (h == NULL) {
+		snprintf(err, errlen, "unknown %s '%s'", sto_level_name(q->level), code);
+		return ER_ENOENT;
+	}
+	if (kind == AGG_SERIES && ((const agg_series *)h)->station != NULL) {
+		/* "S01:pm25" is the pm25 row of station S01. */
+		const agg_series *s = (const agg_series *)h;
+		*level = STO_STATION;
+		*key = s->station->h.key;
+		*carrier = s->carrier;
+	}
+	return 0;
+}
+
+/* Whether a derived unit applies to a metric at all: tce to the carriers
+ * that count in comprehensive consumption, CO2 to every energy carrier;
+ * never to levels (power, pollutants). */
+static bool applies(node *n, int unit, uint16_t metric)
+{
+	int carrier = metric & 0xff;
+	if (carrier == AGG_POWER || carrier >= AGG_PM25)
+		return false;
+	return unit == U_CO2 || agg_energy_counts(carrier, n->cfg.count_water);
+}
+
+/* The coefficient (tce) or factor (co2) of a row's metric on the day of t. */
+static int coef_of(node *n, int unit, int method, uint16_t metric, int64_t t, int64_t *micro, const char **src)
+{
+	int carrier = metric & 0xff, purpose = metric >> 8;
+	if (unit == U_TCE) {
+		if (!agg_energy_counts(carrier, n->cfg.count_water))
+			return ER_ENOENT;
+		return agg_energy_coef(n->energy, carrier, carrier == AGG_ELECTRICITY || carrier == AGG_PV ? method : AGG_CALORIFIC,
+				       t, n->cfg.utc_offset_s, micro, src);
+	}
+	if (carrier == AGG_POWER || carrier >= AGG_PM25)
+		return ER_ENOENT;
+	return agg_energy_factor(n->energy, carrier, purpose, t, n->cfg.utc_offset_s, micro, src);
+}
+
+static void add_day(node *n, qrow *r, int unit, int method, int64_t day_start, er_fx qty)
+{
+	int64_t c;
+	const char *src = NULL;
+	if (!applies(n, unit, r->k.metric))
+		return;
+	if (coef_of(n, unit, method, r->k.metric, day_start, &c, &src) != 0) {
+		r->missing = true;
+		return;
+	}
+	r->acc += agg_pico_mul(qty, c);
+	if (r->src != NULL && src != NULL && strcmp(r->src, src) != 0)
+		r->multi = true;
+	r->src = src;
+}
+
+static int cmp_qrow(const void *a, const void *b)
+{
+	const qrow *x = a, *y = b;
+	if (x->k.metric != y->k.metric)
+		return x->k.metric < y->k.metric ? -1 : 1;
+	return x->k.start < y->k.start ? -1 : x->k.start > y->k.start;
+}
+
+static int cmp_start(const void *a, const void *b)
+{
+	const qrow *x = *(const qrow *const *)a, *y = *(const qrow *const *)b;
+	return x->k.start < y->k.start ? -1 : x->k.start > y->k.start;
+}
+
+struct day_ctx {
+	node *n;
+	qctx *q;
+	int res, unit, method;
+};
+
+/* A day row of the entity: its quantity times the day's coefficient goes
+ * to the month or year row holding it. */
+static int on_day(void *ctx, const sto_key *k, const sto_val *v)
+{
+	struct day_ctx *d = ctx;
+	qrow key = {.k = *k};
+	key.k.start = er_bucket_start(k->start, (enum er_res)d->res, d->n->cfg.utc_offset_s);
+	qrow *r = bsearch(&key, d->q->rows, d->q->n, sizeof *d->q->rows, cmp_qrow);
+	if (r != NULL)
+		add_day(d->n, r, d->unit, d->method, k->start, v->sum);
+	return 0;
+}
+
+static char *keep_text(node_qbuf *b, const char *s)
+{
+	size_t len = strlen(s) + 1;
+	if (b->ntext + len > b->captext) {
+		/* Strings are referenced by offset until the end, then fixed
+		 * up: the buffer may move while it grows. */
+		size_t cap = b->captext ? b->captext * 2 : 4096;
+		while (cap < b->ntext + len)
+			cap *= 2;
+		char *t = realloc(b->text, cap);
+		if (t == NULL)
+			return NULL;
+		b->text = t;
+		b->captext = cap;
+	}
+	memcpy(b->text + b->ntext, s, len);
+	char *at = (char *)(uintptr_t)(b->ntext + 1); /* offset + 1, fixed up later */
+	b->ntext += len;
+	return at;
+}
+
+static const char *fix(node_qbuf *b, const char *off)
+{
+	return off == NULL ? "" : b->text + ((uintptr_t)off - 1);
+}
+
+static void fill_row(pb_row *o, const qrow *r)
+{
+	int carrier = r->k.metric & 0xff;
+	*o = (pb_row){.value = "", .value_unit = "", .source = ""};
+	o->start = r->k.start;
+	o->carrier = agg_carrier_name(carrier) ? agg_carrier_name(carrier) : "?";
+	/* a pollutant has no accounting purpose */
+	o->purpose = carrier >= AGG_PM25 ? "" : agg_purpose_name(r->k.metric >> 8);
+	o->unit = agg_carrier_unit(carrier) ? agg_carrier_unit(carrier) : "";
+	o->count = r->v.count;
+	o->sum = r->v.sum;
+	o->min = r->v.count ? r->v.min : 0;
+	o->max = r->v.count ? r->v.max : 0;
+	o->coverage_s = r->v.coverage_s;
+	o->flags = r->v.flags;
+	o->members = r->v.members;
+	o->complete = r->v.complete;
+}
+
+static void fail(pb_query_reply *r, node_qbuf *b, const char *fmt, const char *arg)
+{
+	snprintf(b->err, sizeof b->err, fmt, arg);
+	r->error = b->err;
+}
+
+void node_query(node *n, const pb_query *q, pb_query_reply *r, node_qbuf *b)
+{
+	qctx c = {0};
+	int level, rc, unit = U_NATIVE, method = AGG_CALORIFIC;
+	uint64_t key;
+	sto_txn *t;
+	ck_epoch_record_t *rec = agg_core_record(n->core, AGG_REC_READER);
+
+	memset(r, 0, sizeof *r);
+	r->entity = q->entity;
+	r->level = q->level;
+	r->resolution = q->resolution;
+	r->utc_offset_s = n->cfg.utc_offset_s;
+	r->error = "";
+	r->table_version = "";
+	if (q->resolution < ER_RES_HOUR || q->resolution > ER_RES_YEAR) {
+		snprintf(b->err, sizeof b->err, "unknown resolution %d", q->resolution);
+		r->error = b->err;
+		return;
+	}
+	if (q->carrier[0] != 0 && (c.carrier = agg_carrier_parse(q->carrier)) == 0)
+		return fail(r, b, "unknown carrier '%s'", q->carrier);
+	if (strcmp(q->unit, "tce") == 0)
+		unit = U_TCE;
+	else if (strcmp(q->unit, "co2") == 0)
+		unit = U_CO2;
+	else if (q->unit[0] != 0 && strcmp(q->unit, "native") != 0)
+		return fail(r, b, "unknown unit '%s' (native, tce or co2)", q->unit);
+	if (strcmp(q->method, "equivalent") == 0)
+		method = AGG_EQUIVALENT;
+	else if (q->method[0] != 0 && strcmp(q->method, "calorific") != 0)
+		return fail(r, b, "unknown method '%s' (calorific or equivalent)", q->method);
+	c.scope = AGG_SCOPE_ALL;
+	if (q->scope[0] != 0 && (c.scope = agg_scope_parse(q->scope)) < 0)
+		return fail(r, b, "unknown scope '%s' (all, no-feedstock or control)", q->scope);
+	c.derived = unit != U_NATIVE;
+
+	ck_epoch_begin(rec, NULL);
+	rc = resolve(n, q, &level, &key, &c.carrier, b->err, sizeof b->err);
+	ck_epoch_end(rec, NULL);
+	if (rc != 0) {
+		r->error = b->err;
+		return;
+	}
+	if ((rc = sto_read_begin(n->store, &t)) != 0)
+		return fail(r, b, "store: %s", er_strerror(rc));
+	rc = sto_rollup_scan(t, level, key, q->resolution, q->from, q->to, keep_row, &c);
+	if (rc == 0 && c.rc == 0 && c.derived && c.n > 0) {
+		if (q->resolution <= ER_RES_DAY) {
+			for (size_t i = 0; i < c.n; i++)
+				add_day(n, &c.rows[i], unit, method, c.rows[i].k.start, c.rows[i].v.sum);
+		} else {
+			/* Month and year: day by day, each with its own
+			 * coefficient, over the buckets the query returned. */
+			struct day_ctx d = {n, &c, q->resolution, unit, method};
+			int64_t from = c.rows[0].k.start, to = 0;
+			for (size_t i = 0; i < c.n; i++) {
+				int64_t end = er_bucket_next(c.rows[i].k.start, (enum er_res)q->resolution,
+							     n->cfg.utc_offset_s);
+				if (c.rows[i].k.start < from)
+					from = c.rows[i].k.start;
+				if (end > to)
+					to = end;
+			}
+			qsort(c.rows, c.n, sizeof *c.rows, cmp_qrow);
+			rc = sto_rollup_scan(t, level, key, ER_RES_DAY, from, to, on_day, &d);
+		}
+	}
+	sto_abort(t);
+	if (rc != 0 || c.rc != 0) {
+		fail(r, b,
+		     c.rc == ER_EFULL ? "more than 1,000,000 rows: narrow the range%s" : "store: %s",
+		     c.rc == ER_EFULL ? "" : er_strerror(c.rc ? c.rc : rc));
+		free(c.rows);
+		return;
+	}
+
+	/* Output rows: the scanned ones, and with a derived unit one total
+	 * per bucket across the carriers that count. */
+	size_t nout = c.n;
+	if (c.derived) {
+		qsort(c.rows, c.n, sizeof *c.rows, cmp_qrow);
+		nout += c.n; /* at most one total per row */
+	}
+	b->rows = calloc(nout ? nout : 1, sizeof *b->rows);
+	char **val = calloc(nout ? nout : 1, sizeof *val), **src = calloc(nout ? nout : 1, sizeof *src);
+	if (b->rows == NULL || val == NULL || src == NULL) {
+		free(val);
+		free(src);
+		free(c.rows);
+		return fail(r, b, "%s", "out of memory");
+	}
+	const char *vunit = unit == U_TCE ? "tce" : "tCO2";
+	char num[64];
+	size_t o = 0;
+	for (size_t i = 0; i < c.n; i++) {
+		fill_row(&b->rows[o], &c.rows[i]);
+		if (c.derived) {
+			const qrow *x = &c.rows[i];
+			if (!applies(n, unit, x->k.metric)) {
+				val[o] = src[o] = NULL; /* not counted in this unit */
+			} else if (x->missing && x->src == NULL) {
+				val[o] = keep_text(b, "n/a");
+				src[o] = keep_text(b, "no coefficient");
+			} else {
+				agg_pico_format(c.rows[i].acc, 3, DERIVED_DECIMALS, num, sizeof num);
+				val[o] = keep_text(b, num);
+				src[o] = keep_text(b, c.rows[i].multi ? "several rows (coefficient changed)"
+							 : c.rows[i].missing ? "no coefficient for some days"
+							 : c.rows[i].src ? c.rows[i].src : "");
+			}
+		}
+		o++;
+	}
+	if (c.derived) {
+		/* totals: the rows ordered by start, one group a bucket */
+		const qrow **by = malloc((c.n ? c.n : 1) * sizeof *by);
+		for (size_t i = 0; by && i < c.n; i++)
+			by[i] = &c.rows[i];
+		if (by)
+			qsort(by, c.n, sizeof *by, cmp_start);
+		for (size_t i = 0; by && i < c.n;) {
+			size_t j = i;
+			agg_pico tot = 0;
+			bool missing = false, any = false;
+			for (; j < c.n && by[j]->k.start == by[i]->k.start; j++) {
+				if (!applies(n, unit, by[j]->k.metric))
+					continue;
+				tot += by[j]->acc;
+				missing |= by[j]->missing;
+				any = true;
+			}
+			if (any) {
+				pb_row *t0 = &b->rows[o];
+				*t0 = (pb_row){.value = "", .value_unit = "", .source = ""};
+				t0->start = by[i]->k.start;
+				t0->carrier = TOTAL_CARRIER;
+				t0->purpose = agg_scope_name(c.scope);
+				t0->unit = "";
+				agg_pico_format(tot, 3, DERIVED_DECIMALS, num, sizeof num);
+				val[o] = keep_text(b, num);
+				src[o] = keep_text(b, missing ? "incomplete: no coefficient for some carriers or days" : "");
+				o++;
+			}
+			i = j;
+		}
+		free(by);
+		for (size_t i = 0; i < o; i++) {
+			b->rows[i].value = fix(b, val[i]);
+			b->rows[i].value_unit = val[i] ? vunit : "";
+			b->rows[i].source = fix(b, src[i]);
+		}
+		r->table_version = agg_energy_version(n->energy);
+	}
+	free(val);
+	free(src);
+	free(c.rows);
+	r->ok = true;
+	r->rows = b->rows;
+	r->nrows = o;
+}
+
+void node_qbuf_fini(node_qbuf *b)
+{
+	free(b->rows);
+	free(b->text);
+	memset(b, 0, sizeof *b);
+}
+
+int node_reload(node *n, char *msg, size_t cap)
+{
+	agg_energy *e;
+	char err[2048];
+	int rc = agg_energy_load(n->cfg.energy_dir, &e, err, sizeof err);
+	if (rc != 0) {
+		snprintf(msg, cap, "kept the tables in force: %s", err);
+		return rc;
+	}
+	agg_energy *old = n->energy;
+	n->energy = e;
+	agg_energy_free(old);
+	snprintf(msg, cap, "coefficient tables reloaded from %s (version %s)", n->cfg.energy_dir,
+		 agg_energy_version(e));
+	return 0;
+}
