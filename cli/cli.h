@@ -40,6 +40,8 @@ int cli_generate(int argc, char **argv);
 int cli_events(int argc, char **argv);
 int cli_replace(int argc, char **argv);
 int cli_reload(int argc, char **argv);
+int cli_econ(int argc, char **argv);
+int cli_intensity(int argc, char **argv);
 
 /* $ECOROLL_ENDPOINT / $ECOROLL_CONTROL when set and not empty, else the
  * defaults above. */

@@ -32,6 +32,8 @@ static const char usage_text[] = "usage: ecoroll [--help] [--version] COMMAND [A
 				 "  events     meter events (resets, spikes, replacements); accept a spike\n"
 				 "  replace    register a meter replacement\n"
 				 "  reload     re-read the coefficient tables\n"
+				 "  econ       econ import: value added, output value, GDP (10^4 yuan)\n"
+				 "  intensity  energy and water intensity of an entity for a period\n"
 				 "\n"
 				 "'ecoroll COMMAND --help' describes a command.\n"
 				 "\n"
@@ -49,7 +51,7 @@ static const struct command {
 } commands[] = {
     {"push", cli_push},     {"query", cli_query},       {"registry", cli_registry},
     {"status", cli_status}, {"generate", cli_generate}, {"events", cli_events},
-    {"replace", cli_replace}, {"reload", cli_reload},
+    {"replace", cli_replace}, {"reload", cli_reload}, {"econ", cli_econ}, {"intensity", cli_intensity},
 };
 
 const char *cli_endpoint_default(void)

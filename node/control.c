@@ -6,6 +6,8 @@
 #include <ck_epoch.h>
 #include "node.h"
 
+#include "econ.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +186,103 @@ static void do_events(node *n, const pb_events_request *q, pb_msg *reply, struct
 	reply->u.events_reply.nevents = l->count;
 }
 
+/* ---- economic figures ---- */
+
+typedef struct econ_row {
+	sto_econ_key k;
+	sto_econ_val v;
+	char code[64];
+} econ_row;
+
+typedef struct econ_ctx {
+	econ_row *rows;
+	size_t n, cap;
+} econ_ctx;
+
+static int collect_econ(void *ctx, const sto_econ_key *k, const sto_econ_val *v, const char *code)
+{
+	econ_ctx *c = ctx;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		econ_row *r = realloc(c->rows, cap * sizeof *r);
+		if (r == NULL)
+			return ER_ENOMEM;
+		c->rows = r;
+		c->cap = cap;
+	}
+	c->rows[c->n].k = *k;
+	c->rows[c->n].v = *v;
+	snprintf(c->rows[c->n].code, sizeof c->rows[c->n].code, "%s", code);
+	c->n++;
+	return 0;
+}
+
+/* Economic figures from CSV (store/econ.h), all or nothing: every row is
+ * parsed and its entity checked before one transaction stores them. A
+ * figure older than the stored revision is kept out and reported. */
+static void do_econ_import(node *n, const pb_econ_import *in, pb_msg *reply, char *msg, size_t cap)
+{
+	econ_ctx c = {0};
+	char *errors = NULL;
+	uint32_t nrows = 0, stored = 0, stale = 0;
+	const char *name = in->origin[0] ? in->origin : "econ.csv";
+	ck_epoch_record_t *rec = agg_core_record(n->core, AGG_REC_READER);
+	sto_txn *t = NULL;
+	int rc;
+
+	reply->type = PB_COMMAND_REPLY;
+	reply->u.command_reply.message = msg;
+	rc = sto_econ_csv_parse(in->csv, name, collect_econ, &c, &errors, &nrows);
+	if (rc != 0) {
+		snprintf(msg, cap, "%s", errors ? errors : er_strerror(rc));
+		goto done;
+	}
+	ck_epoch_begin(rec, NULL);
+	for (size_t i = 0; i < c.n; i++) {
+		econ_row *r = &c.rows[i];
+		int kind = r->k.level == STO_ENTERPRISE ? AGG_ENTERPRISE : AGG_DISTRICT;
+		bool known = r->k.level == STO_CITY ? strcmp(r->code, n->cfg.city) == 0
+						    : agg_registry_find(n->reg, kind, r->k.entity) != NULL;
+		if (r->k.level == STO_CITY)
+			r->k.entity = n->city_key;
+		if (!known) {
+			ck_epoch_end(rec, NULL);
+			snprintf(msg, cap, "%s: data row %zu: unknown %s '%s'; nothing was stored", name, i + 1,
+				 sto_level_name(r->k.level), r->code);
+			goto done;
+		}
+	}
+	ck_epoch_end(rec, NULL);
+	for (int attempt = 0; attempt < 3; attempt++) {
+		stored = stale = 0;
+		if ((rc = sto_write_begin(n->store, &t)) != 0)
+			break;
+		for (size_t i = 0; i < c.n && rc == 0; i++) {
+			rc = sto_econ_put(t, &c.rows[i].k, &c.rows[i].v);
+			if (rc == ER_EEXIST) {
+				stale++;
+				rc = 0;
+			} else if (rc == 0) {
+				stored++;
+			}
+		}
+		rc = rc == 0 ? sto_commit(t) : (sto_abort(t), rc);
+		t = NULL;
+		if (rc != ER_EFULL || sto_grow(n->store) != 0)
+			break;
+	}
+	if (rc != 0) {
+		snprintf(msg, cap, "nothing was stored: %s", er_strerror(rc));
+		goto done;
+	}
+	reply->u.command_reply.ok = true;
+	snprintf(msg, cap, "imported %u figures from %s (%u kept out: a higher revision is stored)", stored, name,
+		 stale);
+done:
+	free(errors);
+	free(c.rows);
+}
+
 /* Queues a command for the store thread and answers with its result. */
 static void do_command(node *n, node_cmd *c, pb_msg *reply, char *msg, size_t cap)
 {
@@ -245,7 +344,8 @@ static void handle(node *n, void *sock, zmq_msg_t *id, zmq_msg_t *body)
 	agg_import_result ires = {0};
 	struct ev_list evl = {0};
 	node_qbuf qbuf = {0};
-	char msg[512];
+	node_rbuf rbuf = {0};
+	char msg[4096];
 	char *inames = NULL;
 	const char *why = NULL;
 	uint8_t *buf = NULL;
@@ -286,6 +386,11 @@ static void handle(node *n, void *sock, zmq_msg_t *id, zmq_msg_t *body)
 			break;
 		}
 		case PB_REPLACEMENT: do_replacement(n, &req.u.replacement, &reply, msg, sizeof msg); break;
+		case PB_ECON_IMPORT: do_econ_import(n, &req.u.econ_import, &reply, msg, sizeof msg); break;
+		case PB_INTENSITY_REQUEST:
+			reply.type = PB_REPORT;
+			node_intensity(n, &req.u.intensity_request, &reply.u.report, &rbuf);
+			break;
 		default:
 			reply.type = PB_ACK;
 			reply.u.ack.status = PB_ST_MALFORMED;
@@ -299,6 +404,7 @@ static void handle(node *n, void *sock, zmq_msg_t *id, zmq_msg_t *body)
 	}
 	free(buf);
 	node_qbuf_fini(&qbuf);
+	node_rbuf_fini(&rbuf);
 	agg_import_result_fini(&ires);
 	free(inames);
 	free(sl.s);

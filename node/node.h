@@ -102,6 +102,16 @@ typedef struct node_qbuf {
 /* Answers q into r; r's strings live in buf until node_qbuf_fini. */
 void node_query(node *n, const pb_query *q, pb_query_reply *r, node_qbuf *buf);
 void node_qbuf_fini(node_qbuf *buf);
+/* A name/value report (intensity, later indicators). */
+typedef struct node_rbuf {
+	pb_field f[64];
+	size_t n;
+	char text[64][96];
+	char err[256];
+} node_rbuf;
+void node_intensity(node *n, const pb_intensity_request *q, pb_report *r, node_rbuf *b);
+void node_rbuf_fini(node_rbuf *b);
+
 /* Re-reads the coefficient tables; msg says what happened. Control
  * thread only (it is the tables' only reader). */
 int node_reload(node *n, char *msg, size_t cap);

@@ -15,9 +15,11 @@
  */
 #include "node.h"
 
+#include "econ.h"
 #include "energy.h"
 
 #include <ck_epoch.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -421,4 +423,237 @@ int node_reload(node *n, char *msg, size_t cap)
 	snprintf(msg, cap, "coefficient tables reloaded from %s (version %s)", n->cfg.energy_dir,
 		 agg_energy_version(e));
 	return 0;
+}
+
+/* ---- intensity (DOMAIN.md 5) ---- */
+
+#define INTENSITY_DECIMALS 4 /* tce and m3 per 10^4 yuan: display only */
+#define CHANGE_DECIMALS 2    /* percent */
+
+static void field(node_rbuf *b, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void field(node_rbuf *b, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+	if (b->n == sizeof b->f / sizeof b->f[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(b->text[b->n], sizeof b->text[b->n], fmt, ap);
+	va_end(ap);
+	b->f[b->n].name = name;
+	b->f[b->n].value = b->text[b->n];
+	b->n++;
+}
+
+typedef struct inten {
+	agg_pico e;	/* standard coal, 1e-12 kgce */
+	er_fx w;	/* fresh water, micro-m3 */
+	er_fx v;	/* the denominator, micro 10^4 yuan */
+	bool have_v, coef_missing;
+	const char *how;
+	char missing[256];
+} inten;
+
+struct energy_ctx {
+	node *n;
+	int scope, method;
+	inten *in;
+};
+
+static int on_energy_day(void *ctx, const sto_key *k, const sto_val *v)
+{
+	struct energy_ctx *c = ctx;
+	int carrier = k->metric & 0xff, purpose = k->metric >> 8;
+	int64_t coef;
+
+	if (carrier == AGG_WATER)
+		c->in->w += v->sum;
+	if (!applies(c->n, U_TCE, k->metric) || !agg_scope_includes(c->scope, purpose))
+		return 0;
+	if (coef_of(c->n, U_TCE, c->method, k->metric, k->start, &coef, NULL) != 0)
+		c->in->coef_missing = true;
+	else
+		c->in->e += agg_pico_mul(v->sum, coef);
+	return 0;
+}
+
+/* Energy, water and the denominator of one entity for one period. */
+static int intensity_of(node *n, sto_txn *t, int level, uint64_t key, const sto_econ_key *pk, int kind, int scope,
+			int method, inten *in)
+{
+	int64_t from, to;
+	er_fx v;
+	struct energy_ctx c = {n, scope, method, in};
+
+	memset(in, 0, sizeof *in);
+	sto_period_range(pk, n->cfg.utc_offset_s, &from, &to);
+	int rc = sto_rollup_scan(t, level, key, ER_RES_DAY, from, to, on_energy_day, &c);
+	if (rc != 0)
+		return rc;
+	rc = sto_econ_total(t, level, key, kind, pk->ptype, pk->year, pk->index, &v, &in->how, in->missing,
+			    sizeof in->missing);
+	if (rc == 0) {
+		in->v = v;
+		in->have_v = true;
+	} else if (rc != ER_ENOENT) {
+		return rc;
+	}
+	return 0;
+}
+
+/* tce per 10^4 yuan = (e / 1e15) / (v / 1e6) = e / (v x 1e9) */
+static void fmt_energy_intensity(const inten *in, char *buf, size_t cap)
+{
+	if (!in->have_v || in->v == 0)
+		snprintf(buf, cap, "n/a");
+	else
+		sto_ratio_format(in->e, (__int128)in->v * 1000000000, INTENSITY_DECIMALS, buf, cap);
+}
+
+static void fmt_water_intensity(const inten *in, char *buf, size_t cap)
+{
+	if (!in->have_v || in->v == 0)
+		snprintf(buf, cap, "n/a");
+	else
+		sto_ratio_format(in->w, in->v, INTENSITY_DECIMALS, buf, cap);
+}
+
+/* change = I_t / I_0 - 1, in percent */
+static void fmt_change(__int128 x_t, er_fx v_t, __int128 x_0, er_fx v_0, bool ok, char *buf, size_t cap)
+{
+	__int128 num, den;
+	if (!ok || v_t == 0 || v_0 == 0 || x_0 == 0) {
+		snprintf(buf, cap, "n/a");
+		return;
+	}
+	sto_change_ratio(x_t, v_t, x_0, v_0, &num, &den);
+	if (den == 0) {
+		snprintf(buf, cap, "n/a");
+		return;
+	}
+	size_t k = sto_ratio_format(num * 100, den, CHANGE_DECIMALS, buf, cap);
+	if (k + 2 <= cap)
+		strcat(buf, "%");
+}
+
+static void compare(node_rbuf *b, const char *label, const char *period, const inten *now, const inten *then)
+{
+	char x[96];
+	static const char *names[][5] = {
+		{"base_period", "base_energy_intensity", "energy_change_vs_base", "base_water_intensity",
+		 "water_change_vs_base"},
+		{"last_year_period", "last_year_energy_intensity", "energy_change_vs_last_year",
+		 "last_year_water_intensity", "water_change_vs_last_year"},
+	};
+	int i = strcmp(label, "base") == 0 ? 0 : 1;
+	field(b, names[i][0], "%s", period);
+	fmt_energy_intensity(then, x, sizeof x);
+	field(b, names[i][1], "%s", x);
+	fmt_change(now->e, now->v, then->e, then->v, now->have_v && then->have_v, x, sizeof x);
+	field(b, names[i][2], "%s", x);
+	fmt_water_intensity(then, x, sizeof x);
+	field(b, names[i][3], "%s", x);
+	fmt_change(now->w, now->v, then->w, then->v, now->have_v && then->have_v, x, sizeof x);
+	field(b, names[i][4], "%s", x);
+}
+
+void node_intensity(node *n, const pb_intensity_request *q, pb_report *r, node_rbuf *b)
+{
+	sto_econ_key pk, base, last;
+	int kind, scope = AGG_SCOPE_ALL, method = AGG_CALORIFIC, level = q->level, rc;
+	uint64_t key;
+	int carrier = 0;
+	sto_txn *t;
+	inten now, then, before;
+	char x[96], pname[32];
+	ck_epoch_record_t *rec = agg_core_record(n->core, AGG_REC_READER);
+
+	memset(r, 0, sizeof *r);
+	r->error = b->err;
+	if (level != STO_ENTERPRISE && level != STO_DISTRICT && level != STO_CITY) {
+		snprintf(b->err, sizeof b->err, "intensity is for an enterprise, a district or the city");
+		return;
+	}
+	if (sto_period_parse(q->period, &pk) != 0) {
+		snprintf(b->err, sizeof b->err, "period '%s' is not YYYY, YYYY-Qn or YYYY-MM", q->period);
+		return;
+	}
+	kind = q->kind[0] ? sto_econ_kind_parse(q->kind) : (level == STO_CITY ? STO_ECON_GDP : STO_ECON_VALUE_ADDED);
+	if (kind == 0) {
+		snprintf(b->err, sizeof b->err, "unknown kind '%s' (value_added, output or gdp)", q->kind);
+		return;
+	}
+	if (q->scope[0] && (scope = agg_scope_parse(q->scope)) < 0) {
+		snprintf(b->err, sizeof b->err, "unknown scope '%s'", q->scope);
+		return;
+	}
+	if (strcmp(q->method, "equivalent") == 0)
+		method = AGG_EQUIVALENT;
+	if (q->base[0] && sto_period_parse(q->base, &base) != 0) {
+		snprintf(b->err, sizeof b->err, "base period '%s' is not YYYY, YYYY-Qn or YYYY-MM", q->base);
+		return;
+	}
+	pb_query fake = {.level = level, .entity = q->entity};
+	ck_epoch_begin(rec, NULL);
+	rc = resolve(n, &fake, &level, &key, &carrier, b->err, sizeof b->err);
+	ck_epoch_end(rec, NULL);
+	if (rc != 0)
+		return;
+	if ((rc = sto_read_begin(n->store, &t)) != 0) {
+		snprintf(b->err, sizeof b->err, "store: %s", er_strerror(rc));
+		return;
+	}
+	last = pk;
+	last.year--;
+	rc = intensity_of(n, t, level, key, &pk, kind, scope, method, &now);
+	if (rc == 0)
+		rc = intensity_of(n, t, level, key, &last, kind, scope, method, &before);
+	if (rc == 0 && q->base[0])
+		rc = intensity_of(n, t, level, key, &base, kind, scope, method, &then);
+	sto_abort(t);
+	if (rc != 0) {
+		snprintf(b->err, sizeof b->err, "store: %s", er_strerror(rc));
+		return;
+	}
+
+	field(b, "entity", "%s", level == STO_CITY ? n->cfg.city : q->entity);
+	field(b, "level", "%s", sto_level_name(level));
+	sto_period_format(&pk, pname, sizeof pname);
+	field(b, "period", "%s", pname);
+	field(b, "scope", "%s", agg_scope_name(scope));
+	field(b, "electricity_method", "%s", method == AGG_EQUIVALENT ? "equivalent" : "calorific");
+	agg_pico_format(now.e, 3, DERIVED_DECIMALS, x, sizeof x);
+	field(b, "energy_tce", "%s", x);
+	er_fx_format(now.w, x, sizeof x);
+	field(b, "water_m3", "%s", x);
+	field(b, "denominator", "%s", sto_econ_kind_name(kind));
+	if (now.have_v) {
+		er_fx_format(now.v, x, sizeof x);
+		field(b, "denominator_10k_yuan", "%s", x);
+		field(b, "denominator_from", "%s", now.how ? now.how : "");
+	} else {
+		field(b, "denominator_10k_yuan", "n/a");
+		field(b, "denominator_from", "%s", now.missing);
+	}
+	fmt_energy_intensity(&now, x, sizeof x);
+	field(b, "energy_intensity_tce_per_10k_yuan", "%s", x);
+	fmt_water_intensity(&now, x, sizeof x);
+	field(b, "water_intensity_m3_per_10k_yuan", "%s", x);
+	sto_period_format(&last, pname, sizeof pname);
+	compare(b, "last", pname, &now, &before);
+	if (q->base[0]) {
+		sto_period_format(&base, pname, sizeof pname);
+		compare(b, "base", pname, &now, &then);
+	}
+	if (now.coef_missing || before.coef_missing || (q->base[0] && then.coef_missing))
+		field(b, "note", "some days had no coefficient for a carrier: energy is incomplete");
+	field(b, "table_version", "%s", agg_energy_version(n->energy));
+	r->ok = true;
+	r->error = "";
+	r->fields = b->f;
+	r->nfields = b->n;
+}
+
+void node_rbuf_fini(node_rbuf *b)
+{
+	(void)b; /* everything lives in the buffer itself */
 }

@@ -393,6 +393,39 @@ static int dec_body(const Ecoroll__Envelope *env, pb_msg *out)
 		out->u.command_reply.ok = env->command_reply->ok;
 		out->u.command_reply.message = rstr(env->command_reply->message);
 		return 0;
+	case ECOROLL__ENVELOPE__BODY_INTENSITY_REQUEST: {
+		const Ecoroll__IntensityRequest *q = env->intensity_request;
+		if (q == NULL)
+			return ER_EPROTO;
+		out->type = PB_INTENSITY_REQUEST;
+		out->u.intensity_request.level = (int)q->level;
+		out->u.intensity_request.entity = rstr(q->entity);
+		out->u.intensity_request.period = rstr(q->period);
+		out->u.intensity_request.kind = rstr(q->kind);
+		out->u.intensity_request.base = rstr(q->base_period);
+		out->u.intensity_request.scope = rstr(q->scope);
+		out->u.intensity_request.method = rstr(q->method);
+		return 0;
+	}
+	case ECOROLL__ENVELOPE__BODY_REPORT: {
+		const Ecoroll__Report *r = env->report;
+		pb_field *f = NULL;
+		if (r == NULL)
+			return ER_EPROTO;
+		if (r->n_fields > 0 && (f = calloc(r->n_fields, sizeof *f)) == NULL)
+			return ER_ENOMEM;
+		for (size_t i = 0; i < r->n_fields; i++) {
+			f[i].name = rstr(r->fields[i]->name);
+			f[i].value = rstr(r->fields[i]->value);
+		}
+		out->type = PB_REPORT;
+		out->extra_ = f;
+		out->u.report.ok = r->ok;
+		out->u.report.error = rstr(r->error);
+		out->u.report.nfields = r->n_fields;
+		out->u.report.fields = f;
+		return 0;
+	}
 	case ECOROLL__ENVELOPE__BODY_ECON_IMPORT:
 		if (env->econ_import == NULL)
 			return ER_EPROTO;
@@ -513,6 +546,8 @@ struct enc {
 		Ecoroll__Reload reload;
 		Ecoroll__CommandReply command_reply;
 		Ecoroll__EconImport econ_import;
+		Ecoroll__IntensityRequest intensity_request;
+		Ecoroll__Report report;
 	} b;
 	Ecoroll__ReasonCount reasons[PB_MAX_REASONS];
 	Ecoroll__ReasonCount *reasonp[PB_MAX_REASONS];
@@ -634,6 +669,41 @@ static int enc_query_reply(const pb_query_reply *q, struct enc *e)
 	o->rows = rowp;
 	o->table_version = wstr(q->table_version);
 	e->env.query_reply = o;
+	return 0;
+}
+
+static int enc_report(const pb_report *r, struct enc *e)
+{
+	Ecoroll__Report *o = &e->b.report;
+	Ecoroll__Field *f = NULL, **fp = NULL;
+	size_t total = 0, foff = 0, poff = 0;
+	char *block;
+
+	if (r->nfields > 0) {
+		if (r->fields == NULL)
+			return ER_EINVAL;
+		if (!layout_add(&total, r->nfields, sizeof(*f), _Alignof(Ecoroll__Field), &foff) ||
+		    !layout_add(&total, r->nfields, sizeof(*fp), _Alignof(Ecoroll__Field *), &poff))
+			return ER_EINVAL;
+		block = malloc(total);
+		if (block == NULL)
+			return ER_ENOMEM;
+		e->heap = block;
+		f = (Ecoroll__Field *)(void *)(block + foff);
+		fp = (Ecoroll__Field **)(void *)(block + poff);
+	}
+	for (size_t i = 0; i < r->nfields; i++) {
+		ecoroll__field__init(&f[i]);
+		f[i].name = wstr(r->fields[i].name);
+		f[i].value = wstr(r->fields[i].value);
+		fp[i] = &f[i];
+	}
+	ecoroll__report__init(o);
+	o->ok = r->ok;
+	o->error = wstr(r->error);
+	o->n_fields = r->nfields;
+	o->fields = fp;
+	e->env.report = o;
 	return 0;
 }
 
@@ -845,6 +915,21 @@ static int enc_build(const pb_msg *m, struct enc *e)
 		e->env.body_case = ECOROLL__ENVELOPE__BODY_COMMAND_REPLY;
 		e->env.command_reply = &e->b.command_reply;
 		return 0;
+	case PB_INTENSITY_REQUEST:
+		ecoroll__intensity_request__init(&e->b.intensity_request);
+		e->b.intensity_request.level = (Ecoroll__Level)m->u.intensity_request.level;
+		e->b.intensity_request.entity = wstr(m->u.intensity_request.entity);
+		e->b.intensity_request.period = wstr(m->u.intensity_request.period);
+		e->b.intensity_request.kind = wstr(m->u.intensity_request.kind);
+		e->b.intensity_request.base_period = wstr(m->u.intensity_request.base);
+		e->b.intensity_request.scope = wstr(m->u.intensity_request.scope);
+		e->b.intensity_request.method = wstr(m->u.intensity_request.method);
+		e->env.body_case = ECOROLL__ENVELOPE__BODY_INTENSITY_REQUEST;
+		e->env.intensity_request = &e->b.intensity_request;
+		return 0;
+	case PB_REPORT:
+		e->env.body_case = ECOROLL__ENVELOPE__BODY_REPORT;
+		return enc_report(&m->u.report, e);
 	case PB_ECON_IMPORT:
 		ecoroll__econ_import__init(&e->b.econ_import);
 		e->b.econ_import.csv = wstr(m->u.econ_import.csv);

@@ -34,6 +34,8 @@ enum pb_type {
 	PB_RELOAD,
 	PB_COMMAND_REPLY,
 	PB_ECON_IMPORT,
+	PB_INTENSITY_REQUEST,
+	PB_REPORT,
 };
 
 /* Values equal to the .proto enums. */
@@ -178,6 +180,22 @@ typedef struct pb_command_reply {
 	const char *message;
 } pb_command_reply;
 
+typedef struct pb_intensity_request {
+	int level;
+	const char *entity, *period, *kind, *base, *scope, *method;
+} pb_intensity_request;
+
+typedef struct pb_field {
+	const char *name, *value;
+} pb_field;
+
+typedef struct pb_report {
+	bool ok;
+	const char *error;
+	size_t nfields;
+	const pb_field *fields;
+} pb_report;
+
 typedef struct pb_econ_import {
 	const char *csv, *origin;
 } pb_econ_import;
@@ -220,6 +238,8 @@ typedef struct pb_msg {
 		pb_replacement replacement;
 		pb_command_reply command_reply;
 		pb_econ_import econ_import;
+		pb_intensity_request intensity_request;
+		pb_report report;
 	} u;
 	void *opaque_; /* the decoded protobuf-c message; pb_msg_fini frees it */
 	void *extra_;  /* arrays converted for the caller; freed by pb_msg_fini */

@@ -125,6 +125,16 @@ static void touch(const pb_msg *m)
 	case PB_ECON_IMPORT:
 		sum += strlen(m->u.econ_import.csv) + strlen(m->u.econ_import.origin);
 		break;
+	case PB_INTENSITY_REQUEST:
+		sum += strlen(m->u.intensity_request.entity) + strlen(m->u.intensity_request.period) +
+		       strlen(m->u.intensity_request.kind) + strlen(m->u.intensity_request.base) +
+		       strlen(m->u.intensity_request.scope) + strlen(m->u.intensity_request.method);
+		break;
+	case PB_REPORT:
+		sum += strlen(m->u.report.error);
+		for (i = 0; i < m->u.report.nfields; i++)
+			sum += strlen(m->u.report.fields[i].name) + strlen(m->u.report.fields[i].value);
+		break;
 	case PB_STATUS_REPLY:
 		sum += strlen(m->u.status_reply.role);
 		for (i = 0; i < m->u.status_reply.ncounters; i++)
@@ -870,6 +880,30 @@ static void test_events_and_commands(void **state)
 	roundtrip(&m, &d);
 	assert_string_equal(d.u.econ_import.csv, "level,entity\n");
 	assert_string_equal(d.u.econ_import.origin, "econ.csv");
+	pb_msg_fini(&d);
+
+	static const pb_field fields[2] = { { "energy_tce", "44.960296" }, { "note", "" } };
+	m = (pb_msg){ .type = PB_REPORT };
+	m.u.report = (pb_report){ .ok = true, .error = "", .nfields = 2, .fields = fields };
+	roundtrip(&m, &d);
+	assert_true(d.u.report.ok);
+	assert_int_equal(d.u.report.nfields, 2);
+	assert_string_equal(d.u.report.fields[0].name, "energy_tce");
+	assert_string_equal(d.u.report.fields[0].value, "44.960296");
+	assert_string_equal(d.u.report.fields[1].value, "");
+	pb_msg_fini(&d);
+
+	m = (pb_msg){ .type = PB_INTENSITY_REQUEST };
+	m.u.intensity_request = (pb_intensity_request){ 2, "E0101", "2026-03", "value_added", "2025", "control",
+							"equivalent" };
+	roundtrip(&m, &d);
+	assert_int_equal(d.u.intensity_request.level, 2);
+	assert_string_equal(d.u.intensity_request.entity, "E0101");
+	assert_string_equal(d.u.intensity_request.period, "2026-03");
+	assert_string_equal(d.u.intensity_request.kind, "value_added");
+	assert_string_equal(d.u.intensity_request.base, "2025");
+	assert_string_equal(d.u.intensity_request.scope, "control");
+	assert_string_equal(d.u.intensity_request.method, "equivalent");
 	pb_msg_fini(&d);
 
 	m = (pb_msg){ .type = PB_QUERY };
