@@ -1,0 +1,279 @@
+/* test_it_energy.c: standard coal, CO2 and intensity through a real daemon
+ * (DOMAIN.md 4, 5): derived at read time from a copy of conf/energy that
+ * the test edits, so a coefficient change recomputes last year without
+ * re-ingesting (by `reload` and by SIGHUP); the electricity equivalent
+ * method; scopes; CO2 factors by year; economic figures with revisions and
+ * the intensity with its change against last year and a base year. Every
+ * expected figure is computed by hand in the comments. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "client.h"
+#include "itutil.h"
+#include "store.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static it_daemon D;
+static char dir[700], dirarg[800];
+
+static void write_coal(const char *rows)
+{
+	char path[800], cmd[1700];
+	FILE *f;
+	/* the shipped table without its coal row, then ours */
+	snprintf(path, sizeof path, "%s/coefficients.csv", dir);
+	snprintf(cmd, sizeof cmd, "grep -v '^coal,' conf/energy/coefficients.csv > '%s'", path);
+	assert_int_equal(system(cmd), 0);
+	f = fopen(path, "a");
+	assert_non_null(f);
+	fputs(rows, f);
+	fclose(f);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	char cmd[1600];
+	const char *src = getenv("ECOROLL_SRC");
+	if (src && src[0] && chdir(src) != 0)
+		return -1;
+	snprintf(dir, sizeof dir, "%s/energy", it_tmpdir());
+	snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp conf/energy/co2.csv '%s'/", dir, dir);
+	if (system(cmd) != 0)
+		return -1;
+	write_coal("coal,calorific,2000-01-01,,714.3,t,test: raw coal\n");
+	it_daemon_init(&D, it_tmpdir());
+	snprintf(dirarg, sizeof dirarg, "energy.dir=%s", dir);
+	D.extra[0] = "--set";
+	D.extra[1] = dirarg;
+	return it_daemon_start(&D);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	it_daemon_kill(&D, SIGTERM);
+	return 0;
+}
+
+static void push(const char *name, const char *csv)
+{
+	char path[800], st[800], out[800];
+	snprintf(path, sizeof path, "%s/%s.csv", it_tmpdir(), name);
+	snprintf(st, sizeof st, "%s/%s.state", it_tmpdir(), name);
+	snprintf(out, sizeof out, "%s/%s.out", it_tmpdir(), name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(csv, f);
+	fclose(f);
+	const char *args[] = {"push", "--endpoint", D.listen, "--state", st, "--quiet", path, NULL};
+	assert_int_equal(it_wait(it_ecoroll_bg(args, out)), 0);
+}
+
+/* The derived value of the row with this carrier (or "total"). */
+static void derived(int level, const char *entity, int res, const char *from, const char *to, const char *unit,
+		    const char *method, const char *scope, const char *carrier, char *out, size_t cap)
+{
+	pb_msg req = {.type = PB_QUERY}, rep;
+	int64_t f, t;
+	assert_int_equal(er_time_parse(from, strlen(from), 8 * 3600, &f), 0);
+	assert_int_equal(er_time_parse(to, strlen(to), 8 * 3600, &t), 0);
+	req.u.query = (pb_query){.level = level, .entity = entity, .resolution = res, .from = f, .to = t,
+				 .carrier = "", .unit = unit, .method = method, .scope = scope};
+	assert_int_equal(ing_request(D.control, &req, 10000, &rep), 0);
+	assert_true(rep.u.query_reply.ok);
+	out[0] = 0;
+	int hits = 0;
+	for (size_t i = 0; i < rep.u.query_reply.nrows; i++)
+		if (strcmp(rep.u.query_reply.rows[i].carrier, carrier) == 0) {
+			snprintf(out, cap, "%s", rep.u.query_reply.rows[i].value);
+			hits++;
+		}
+	assert_int_equal(hits, 1);
+	pb_msg_fini(&rep);
+}
+
+static void reload(void)
+{
+	pb_msg req = {.type = PB_RELOAD}, rep;
+	assert_int_equal(ing_request(D.control, &req, 10000, &rep), 0);
+	assert_int_equal(rep.type, PB_COMMAND_REPLY);
+	assert_true(rep.u.command_reply.ok);
+	pb_msg_fini(&rep);
+}
+
+static void test_coal_change_recomputes_last_year(void **state)
+{
+	(void)state;
+	char v[64];
+	/* 1 t of coal on 2025-06-30 and 2 t on 2025-07-01 (interval meter, 15 min). */
+	push("coal", "series,time,value\n"
+		     "M-E0202-CL01,2025-06-30T12:00:00+08:00,1\n"
+		     "M-E0202-CL01,2025-07-01T12:00:00+08:00,2\n");
+	/* 3 t x 714.3 kgce/t = 2142.9 kgce */
+	derived(STO_ENTERPRISE, "E0202", ER_RES_YEAR, "2025-01-01", "2026-01-01", "tce", "", "", "coal", v, sizeof v);
+	assert_string_equal(v, "2.142900");
+	/* From 2025-07-01 coal is 700 kgce/t: 714.3 + 2 x 700 = 2114.3 */
+	write_coal("coal,calorific,2000-01-01,2025-07-01,714.3,t,test: before\n"
+		   "coal,calorific,2025-07-01,,700,t,test: after\n");
+	reload();
+	derived(STO_ENTERPRISE, "E0202", ER_RES_YEAR, "2025-01-01", "2026-01-01", "tce", "", "", "coal", v, sizeof v);
+	assert_string_equal(v, "2.114300");
+	derived(STO_ENTERPRISE, "E0202", ER_RES_MONTH, "2025-06-01", "2025-07-01", "tce", "", "", "coal", v, sizeof v);
+	assert_string_equal(v, "0.714300");
+	derived(STO_ENTERPRISE, "E0202", ER_RES_MONTH, "2025-07-01", "2025-08-01", "tce", "", "", "coal", v, sizeof v);
+	assert_string_equal(v, "1.400000");
+	/* The city's total is the same exact sum. */
+	derived(STO_CITY, "", ER_RES_YEAR, "2025-01-01", "2026-01-01", "tce", "", "", "coal", v, sizeof v);
+	assert_string_equal(v, "2.114300");
+}
+
+static bool coal_is(void *ctx)
+{
+	char v[64];
+	derived(STO_ENTERPRISE, "E0202", ER_RES_YEAR, "2025-01-01", "2026-01-01", "tce", "", "", "coal", v, sizeof v);
+	return strcmp(v, ctx) == 0;
+}
+
+static void test_sighup_reloads(void **state)
+{
+	(void)state;
+	/* 3 t x 800 = 2400 kgce */
+	write_coal("coal,calorific,2000-01-01,,800,t,test: sighup\n");
+	kill(D.pid, SIGHUP);
+	assert_true(it_until(coal_is, "2.400000", 10000));
+	/* A broken table is refused and the one in force stays. */
+	write_coal("coal,calorific,2000-01-01,,not-a-number,t,broken\n");
+	pb_msg req = {.type = PB_RELOAD}, rep;
+	assert_int_equal(ing_request(D.control, &req, 10000, &rep), 0);
+	assert_false(rep.u.command_reply.ok);
+	assert_non_null(strstr(rep.u.command_reply.message, "coefficients.csv:"));
+	pb_msg_fini(&rep);
+	assert_true(coal_is("2.400000"));
+	write_coal("coal,calorific,2000-01-01,2025-07-01,714.3,t,test: before\n"
+		   "coal,calorific,2025-07-01,,700,t,test: after\n");
+	reload();
+	assert_true(coal_is("2.114300"));
+}
+
+static void test_electricity_methods_co2_and_scopes(void **state)
+{
+	(void)state;
+	char v[64];
+	/* 100 kWh on 2022-03-01 (EL01) and 100 kWh on 2023-03-01 (EL02: a
+	 * meter's next reading a year later would spread the year's step). */
+	push("elec", "series,time,value\n"
+		     "M-E0101-EL01,2022-03-01T10:00:00+08:00,1000\n"
+		     "M-E0101-EL01,2022-03-01T10:15:00+08:00,1100\n"
+		     "M-E0101-EL02,2023-03-01T10:00:00+08:00,5000\n"
+		     "M-E0101-EL02,2023-03-01T10:15:00+08:00,5100\n");
+	/* 100 x 0.1229 = 12.29 kgce; equivalent 100 x 0.30 = 30 kgce */
+	derived(STO_METER, "M-E0101-EL01", ER_RES_DAY, "2022-03-01", "2022-03-02", "tce", "", "", "electricity", v,
+		sizeof v);
+	assert_string_equal(v, "0.012290");
+	derived(STO_METER, "M-E0101-EL01", ER_RES_DAY, "2022-03-01", "2022-03-02", "tce", "equivalent", "",
+		"electricity", v, sizeof v);
+	assert_string_equal(v, "0.030000");
+	/* CO2: 100 x 0.5366 in 2022, 100 x 0.5306 in 2023 (kg) */
+	derived(STO_ENTERPRISE, "E0101", ER_RES_YEAR, "2022-01-01", "2023-01-01", "co2", "", "", "electricity", v,
+		sizeof v);
+	assert_string_equal(v, "0.053660");
+	derived(STO_ENTERPRISE, "E0101", ER_RES_YEAR, "2023-01-01", "2024-01-01", "co2", "", "", "electricity", v,
+		sizeof v);
+	assert_string_equal(v, "0.053060");
+	/* Feedstock coal at E0203 counts in "all" and not in "no-feedstock". */
+	push("feed", "series,time,value\n"
+		     "M-E0203-CL01,2024-05-01T12:00:00+08:00,10\n"
+		     "M-E0203-GS02,2024-05-01T12:00:00+08:00,100\n"
+		     "M-E0203-GS02,2024-05-01T12:15:00+08:00,150\n");
+	/* all: 10 t x 714.3 + 50 m3 x 1.2143 = 7143 + 60.715 = 7203.715 kgce */
+	derived(STO_ENTERPRISE, "E0203", ER_RES_DAY, "2024-05-01", "2024-05-02", "tce", "", "all", "total", v, sizeof v);
+	assert_string_equal(v, "7.203715");
+	derived(STO_ENTERPRISE, "E0203", ER_RES_DAY, "2024-05-01", "2024-05-02", "tce", "", "no-feedstock", "total", v,
+		sizeof v);
+	assert_string_equal(v, "0.060715");
+}
+
+static const char *field(const pb_msg *r, const char *name)
+{
+	for (size_t i = 0; i < r->u.report.nfields; i++)
+		if (strcmp(r->u.report.fields[i].name, name) == 0)
+			return r->u.report.fields[i].value;
+	fail_msg("no field %s", name);
+	return "";
+}
+
+static void test_intensity_and_revisions(void **state)
+{
+	(void)state;
+	pb_msg req = {.type = PB_ECON_IMPORT}, rep;
+	/* E0202 value added: 2025 revised from 50 to 100 (10^4 yuan); 2024: 80 */
+	req.u.econ_import.csv = "level,entity,kind,period,value,revision\n"
+				"enterprise,E0202,value_added,2025,50,1\n"
+				"enterprise,E0202,value_added,2024,80,\n";
+	req.u.econ_import.origin = "econ1.csv";
+	assert_int_equal(ing_request(D.control, &req, 10000, &rep), 0);
+	assert_true(rep.u.command_reply.ok);
+	pb_msg_fini(&rep);
+	req.u.econ_import.csv = "level,entity,kind,period,value,revision\n"
+				"enterprise,E0202,value_added,2025,100,2\n";
+	assert_int_equal(ing_request(D.control, &req, 10000, &rep), 0);
+	assert_true(rep.u.command_reply.ok);
+	pb_msg_fini(&rep);
+	/* An older revision is kept out. */
+	req.u.econ_import.csv = "level,entity,kind,period,value,revision\n"
+				"enterprise,E0202,value_added,2025,60,1\n";
+	assert_int_equal(ing_request(D.control, &req, 10000, &rep), 0);
+	assert_non_null(strstr(rep.u.command_reply.message, "1 kept out"));
+	pb_msg_fini(&rep);
+	/* A bad row stores nothing and names its line. */
+	req.u.econ_import.csv = "level,entity,kind,period,value,revision\n"
+				"enterprise,E0202,value_added,2023,70,\n"
+				"enterprise,E0202,value_added,2023-13,1,\n";
+	assert_int_equal(ing_request(D.control, &req, 10000, &rep), 0);
+	assert_false(rep.u.command_reply.ok);
+	assert_non_null(strstr(rep.u.command_reply.message, "econ1.csv:3:"));
+	pb_msg_fini(&rep);
+
+	/* 2024 coal for E0202: 1 t -> 714.3 kgce */
+	push("coal24", "series,time,value\nM-E0202-CL01,2024-08-01T12:00:00+08:00,1\n");
+	pb_msg q = {.type = PB_INTENSITY_REQUEST};
+	q.u.intensity_request = (pb_intensity_request){STO_ENTERPRISE, "E0202", "2025", "", "2024", "", ""};
+	assert_int_equal(ing_request(D.control, &q, 10000, &rep), 0);
+	assert_true(rep.u.report.ok);
+	/* 2025: 2.1143 tce / 100 = 0.021143 -> 0.0211; 2024: 0.7143 / 80 =
+	 * 0.00892875 -> 0.0089; change = (2.1143/100) / (0.7143/80) - 1 =
+	 * 1.36796... = +136.80% */
+	assert_string_equal(field(&rep, "energy_tce"), "2.114300");
+	assert_string_equal(field(&rep, "denominator_10k_yuan"), "100");
+	assert_string_equal(field(&rep, "energy_intensity_tce_per_10k_yuan"), "0.0211");
+	assert_string_equal(field(&rep, "last_year_energy_intensity"), "0.0089");
+	assert_string_equal(field(&rep, "energy_change_vs_last_year"), "136.80%");
+	assert_string_equal(field(&rep, "energy_change_vs_base"), "136.80%");
+	pb_msg_fini(&rep);
+	/* No denominator: n/a with the reason. */
+	q.u.intensity_request.period = "2026";
+	q.u.intensity_request.base = "";
+	assert_int_equal(ing_request(D.control, &q, 10000, &rep), 0);
+	assert_string_equal(field(&rep, "energy_intensity_tce_per_10k_yuan"), "n/a");
+	assert_non_null(strstr(field(&rep, "denominator_from"), "not available"));
+	pb_msg_fini(&rep);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_coal_change_recomputes_last_year),
+		cmocka_unit_test(test_sighup_reloads),
+		cmocka_unit_test(test_electricity_methods_co2_and_scopes),
+		cmocka_unit_test(test_intensity_and_revisions),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
