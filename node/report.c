@@ -114,14 +114,17 @@ static int resolve(node *n, const pb_query *q, int *level, uint64_t *key, int *c
 }
 
 /* Whether a derived unit applies to a metric at all: tce to the carriers
- * that count in comprehensive consumption, CO2 to every energy carrier;
- * never to levels (power, pollutants). */
+ * that count in comprehensive consumption, CO2 to every energy carrier
+ * but water (a medium, not burned or bought as energy: DOMAIN.md 4 gives
+ * it no factor); never to levels (power, pollutants). */
 static bool applies(node *n, int unit, uint16_t metric)
 {
 	int carrier = metric & 0xff;
 	if (carrier == AGG_POWER || carrier >= AGG_PM25)
 		return false;
-	return unit == U_CO2 || agg_energy_counts(carrier, n->cfg.count_water);
+	if (unit == U_CO2)
+		return carrier != AGG_WATER;
+	return agg_energy_counts(carrier, n->cfg.count_water);
 }
 
 /* The coefficient (tce) or factor (co2) of a row's metric on the day of t. */

@@ -148,6 +148,60 @@ static void expect_row(const row *r, uint32_t series, uint32_t hour, int64_t cou
 
 /* ---- cumulative registers ---- */
 
+static void count_events(void *ctx, int w, int type, const void *rec, size_t len)
+{
+	agg_rec_event *e = ctx;
+	(void)w;
+	if (type == AGG_REC_EVENT && len == sizeof *e)
+		memcpy(e, rec, sizeof *e); /* the last one */
+}
+
+/* A registered replacement makes the step across it exact (DOMAIN.md 3):
+ * (old final - last old reading) + (first new reading - new initial). */
+static void test_replacement_exact(void **state)
+{
+	fixture *f = *state;
+	agg_series s = series(9, AGG_CUMULATIVE, 900, 0, 0);
+	agg_replacement *r = calloc(1, sizeof *r);
+	agg_rec_event ev = {0};
+
+	r->ts = T0 + HR(8) + MIN(20);
+	r->old_final = 1015 * UNIT;
+	r->new_initial = 2 * UNIT;
+	r->event_id = 77;
+	agg_series_add_replacement(&s, r);
+	assert_int_equal(apply(f, &s, T0 + HR(8), 1000 * UNIT, 0), AGG_APPLIED);
+	assert_int_equal(apply(f, &s, T0 + HR(8) + MIN(15), 1010 * UNIT, 0), AGG_APPLIED);
+	assert_int_equal(apply(f, &s, T0 + HR(8) + MIN(30), 7 * UNIT, 0), AGG_APPLIED);
+	assert_int_equal(f->st.resets, 0);
+	/* the event says which replacement applied, with the amount */
+	agg_delta *t = agg_core_swap(f->core);
+	agg_delta_logs(t, count_events, &ev);
+	f->n = 0;
+	agg_delta_drain(t, on_row, f);
+	agg_core_recycle(f->core, t);
+	assert_int_equal(f->n, 1);
+	/* 10 + (1015 - 1010) + (7 - 2) = 20, in the 08 hour */
+	expect_row(&f->rows[0], 9, H0 + 8, 2, 20 * UNIT, 1800, 0);
+	assert_int_equal(ev.type, 3);
+	assert_int_equal(ev.ref, 77);
+	assert_int_equal(ev.amount, 10 * UNIT);
+	/* A replacement the readings contradict (new reading below the new
+	 * register's start) is not applied: the step is a reset. */
+	agg_series b = series(10, AGG_CUMULATIVE, 900, 0, 0);
+	agg_replacement *r2 = calloc(1, sizeof *r2);
+	r2->ts = T0 + HR(9) + MIN(5);
+	r2->old_final = 510 * UNIT;
+	r2->new_initial = 50 * UNIT;
+	agg_series_add_replacement(&b, r2);
+	assert_int_equal(apply(f, &b, T0 + HR(9), 500 * UNIT, 0), AGG_APPLIED);
+	assert_int_equal(apply(f, &b, T0 + HR(9) + MIN(15), 40 * UNIT, 0), AGG_APPLIED);
+	assert_int_equal(f->st.resets, 1);
+	assert_int_equal(drain(f), 0);
+	free(r);
+	free(r2);
+}
+
 static void test_first_reading_is_baseline(void **state)
 {
 	fixture *f = *state;
@@ -647,6 +701,7 @@ static void test_drain_clears(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_replacement_exact, setup, teardown),
 		T(test_first_reading_is_baseline),
 		T(test_split_across_hours),
 		T(test_gap_across_midnight),
