@@ -19,6 +19,7 @@
 #include <stdatomic.h>
 
 #include "codec.h"
+#include "econ.h"
 #include "delta.h"
 #include "registry.h"
 
@@ -97,6 +98,13 @@ typedef struct ing_ack_rec {
 	/* then idlen bytes of identity, then acklen bytes of encoded Ack */
 } ing_ack_rec;
 
+/* An economic figure of an EconBatch, logged for the store thread. */
+#define ING_REC_ECON (AGG_REC_USER + 1)
+typedef struct ing_econ_rec {
+	sto_econ_key k;
+	sto_econ_val v;
+} ing_econ_rec;
+
 /* ---- workers ---- */
 
 typedef struct ing_config {
@@ -105,6 +113,8 @@ typedef struct ing_config {
 	int64_t max_future_skew_s;
 	uint32_t max_batch_readings;
 	size_t max_frame_bytes;
+	const char *city; /* the city's code and key, for city-level figures */
+	uint64_t city_key;
 } ing_config;
 
 typedef struct ing_worker {

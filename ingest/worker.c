@@ -13,6 +13,7 @@
  * batches and the high-water mark it persists matches its rollups.
  */
 #include "ingest.h"
+#include "econ.h"
 #include "meter.h"
 
 #include <ck_hs.h>
@@ -239,6 +240,35 @@ static void touch(ing_worker *w, agg_series *s)
 	w->touched[w->ntouched++] = s;
 }
 
+/* Economic rows of one batch, collected before any is logged. */
+typedef struct econ_rows {
+	ing_econ_rec *r;
+	char (*codes)[64];
+	size_t n, cap;
+} econ_rows;
+
+static int collect_row(void *ctx, const sto_econ_key *k, const sto_econ_val *v, const char *code)
+{
+	econ_rows *e = ctx;
+	if (e->n == e->cap) {
+		size_t cap = e->cap ? e->cap * 2 : 32;
+		ing_econ_rec *r = realloc(e->r, cap * sizeof *r);
+		char(*c)[64] = realloc(e->codes, cap * sizeof *c);
+		if (r)
+			e->r = r;
+		if (c)
+			e->codes = c;
+		if (r == NULL || c == NULL)
+			return ER_ENOMEM;
+		e->cap = cap;
+	}
+	e->r[e->n].k = *k;
+	e->r[e->n].v = *v;
+	snprintf(e->codes[e->n], 64, "%s", code);
+	e->n++;
+	return 0;
+}
+
 /* Applies every reading of b to table t; fills v. */
 static void apply_batch(ing_worker *w, agg_delta *t, const pb_batch *b, verdicts *v, agg_meter_stats *ms)
 {
@@ -304,10 +334,110 @@ static int log_ack(agg_delta *t, int wid, ing_sender *snd, uint64_t seq, zmq_msg
 	return rc;
 }
 
+/* Go-back-N (see the top of this file): the sender when seq is the next
+ * one to apply, NULL when the frame was answered (or is awaiting its ack). */
+static ing_sender *next_in_order(ing_worker *w, void *out, zmq_msg_t *id, const char *sender, uint64_t seq)
+{
+	char msg[96];
+	ing_sender *snd = ing_senders_get(w->senders, sender, strlen(sender));
+
+	if (snd == NULL) {
+		reply_ack(w, out, id, PB_ST_UNAVAILABLE, seq, 0, "out of memory");
+		return NULL;
+	}
+	/* acquire: pairs with the store thread's release after its commit */
+	uint64_t committed = atomic_load_explicit(&snd->committed, memory_order_acquire);
+	if (seq <= committed) {
+		bump(w, ING_C_DUP_BATCHES, 1);
+		reply_ack(w, out, id, PB_ST_DUPLICATE, seq, snd->applied + 1, "already applied");
+		return NULL;
+	}
+	if (seq <= snd->applied) {
+		/* Applied, not yet durable: its ack comes after the commit. */
+		bump(w, ING_C_INFLIGHT_RESENDS, 1);
+		return NULL;
+	}
+	if (seq != snd->applied + 1) {
+		bump(w, ING_C_GAP, 1);
+		snprintf(msg, sizeof msg, "expected seq %llu", (unsigned long long)(snd->applied + 1));
+		reply_ack(w, out, id, PB_ST_GAP, seq, snd->applied + 1, msg);
+		return NULL;
+	}
+	return snd;
+}
+
+/* Economic figures (DOMAIN.md 5) ride the same sequence and ack as
+ * readings: each valid row is logged into the delta table and stored by
+ * the store thread in the commit that acknowledges the batch. A row for an
+ * unknown entity, or a whole CSV that does not parse, is refused and
+ * counted; the Ack's message carries the first refusals. */
+static void on_econ(ing_worker *w, void *out, zmq_msg_t *id, const pb_econ_batch *b)
+{
+	ing_sender *snd;
+	econ_rows rows = {0};
+	char *errors = NULL, msg[512] = "";
+	uint32_t nrows = 0;
+
+	if (!id_is(id, b->sender)) {
+		bump(w, ING_C_DENIED, 1);
+		reply_ack(w, out, id, PB_ST_DENIED, b->seq, 0,
+			  "the batch's sender must equal the connection's ZeroMQ routing id");
+		return;
+	}
+	if ((snd = next_in_order(w, out, id, b->sender, b->seq)) == NULL)
+		return;
+	uint64_t rejected = 0;
+	if (sto_econ_csv_parse(b->csv, "econ", collect_row, &rows, &errors, &nrows) != 0) {
+		rejected = nrows;
+		snprintf(msg, sizeof msg, "%s", errors ? errors : "the CSV does not parse");
+		rows.n = 0;
+	}
+	free(errors);
+
+	agg_delta *t = agg_core_enter(w->core, w->id);
+	uint64_t accepted = 0;
+	for (size_t i = 0; i < rows.n; i++) {
+		ing_econ_rec *r = &rows.r[i];
+		bool known;
+		if (r->k.level == 4 /* STO_CITY */) {
+			known = strcmp(rows.codes[i], w->cfg->city) == 0;
+			r->k.entity = w->cfg->city_key;
+		} else {
+			known = agg_registry_find(w->reg, r->k.level == 2 ? AGG_ENTERPRISE : AGG_DISTRICT, r->k.entity) != NULL;
+		}
+		if (!known) {
+			rejected++;
+			if (strlen(msg) < sizeof msg - 80)
+				snprintf(msg + strlen(msg), sizeof msg - strlen(msg), "row %zu: unknown entity '%s'\n", i + 1,
+					 rows.codes[i]);
+			continue;
+		}
+		if (agg_delta_log(t, w->id, ING_REC_ECON, r, sizeof *r) != 0)
+			abort(); /* out of memory with half a batch applied */
+		accepted++;
+	}
+	pb_msg m = {.type = PB_ACK};
+	m.u.ack.seq = b->seq;
+	m.u.ack.status = PB_ST_OK;
+	m.u.ack.expected = b->seq + 1;
+	m.u.ack.accepted = accepted;
+	m.u.ack.rejected = rejected;
+	m.u.ack.message = msg;
+	uint8_t *ack;
+	size_t acklen;
+	if (pb_encode(&m, &ack, &acklen) != 0 || log_ack(t, w->id, snd, b->seq, id, ack, acklen) != 0)
+		abort(); /* out of memory with half a batch applied */
+	free(ack);
+	snd->applied = b->seq;
+	agg_core_leave(w->core, w->id);
+	bump(w, ING_C_BATCHES, 1);
+	free(rows.r);
+	free(rows.codes);
+}
+
 static void on_batch(ing_worker *w, void *out, zmq_msg_t *id, const pb_batch *b)
 {
 	ing_sender *snd;
-	uint64_t committed;
 	char msg[160];
 
 	if (!id_is(id, b->sender)) {
@@ -330,29 +460,8 @@ static void on_batch(ing_worker *w, void *out, zmq_msg_t *id, const pb_batch *b)
 		reply_ack(w, out, id, PB_ST_TOO_LARGE, b->seq, 0, msg);
 		return;
 	}
-	snd = ing_senders_get(w->senders, b->sender, strlen(b->sender));
-	if (snd == NULL) {
-		reply_ack(w, out, id, PB_ST_UNAVAILABLE, b->seq, 0, "out of memory");
+	if ((snd = next_in_order(w, out, id, b->sender, b->seq)) == NULL)
 		return;
-	}
-	/* acquire: pairs with the store thread's release after its commit */
-	committed = atomic_load_explicit(&snd->committed, memory_order_acquire);
-	if (b->seq <= committed) {
-		bump(w, ING_C_DUP_BATCHES, 1);
-		reply_ack(w, out, id, PB_ST_DUPLICATE, b->seq, snd->applied + 1, "already applied");
-		return;
-	}
-	if (b->seq <= snd->applied) {
-		/* Applied, not yet durable: its ack comes after the commit. */
-		bump(w, ING_C_INFLIGHT_RESENDS, 1);
-		return;
-	}
-	if (b->seq != snd->applied + 1) {
-		bump(w, ING_C_GAP, 1);
-		snprintf(msg, sizeof msg, "expected seq %llu", (unsigned long long)(snd->applied + 1));
-		reply_ack(w, out, id, PB_ST_GAP, b->seq, snd->applied + 1, msg);
-		return;
-	}
 
 	verdicts v;
 	agg_meter_stats ms = {0};
@@ -473,9 +582,10 @@ static void on_frame(ing_worker *w, void *out, zmq_msg_t *id, zmq_msg_t *body)
 		break;
 	}
 	case PB_BATCH: on_batch(w, out, id, &m.u.batch); break;
+	case PB_ECON_BATCH: on_econ(w, out, id, &m.u.econ_batch); break;
 	default:
 		bump(w, ING_C_MALFORMED, 1);
-		reply_ack(w, out, id, PB_ST_MALFORMED, 0, 0, "only Hello and ReadingBatch are accepted here");
+		reply_ack(w, out, id, PB_ST_MALFORMED, 0, 0, "only Hello, ReadingBatch and EconBatch are accepted here");
 		break;
 	}
 	pb_msg_fini(&m);

@@ -20,6 +20,7 @@
 #include "node.h"
 
 #include "batch.h"
+#include "econ.h"
 #include "meter.h"
 
 #include <stdarg.h>
@@ -55,6 +56,8 @@ struct node_flusher {
 	size_t nacks, capacks;
 	agg_rec_event *ev;
 	size_t nev, capev;
+	ing_econ_rec *econ;
+	size_t necon, capecon;
 	sto_batch *meter, *tier;
 	sto_txn *txn;
 	int rc;		   /* first error of the commit in progress */
@@ -119,6 +122,7 @@ void node_flusher_free(node_flusher *f)
 		free(f->acks[i].bytes);
 	free(f->acks);
 	free(f->ev);
+	free(f->econ);
 	for (node_cmd *c = f->active, *next; c != NULL; c = next) {
 		next = c->next;
 		free(c);
@@ -154,6 +158,9 @@ static void on_log(void *ctx, int w, int type, const void *rec, size_t len)
 	if (type == AGG_REC_CURSOR && len == sizeof(agg_rec_cursor)) {
 		GROW(f->cur, f->ncur, f->capcur);
 		memcpy(&f->cur[f->ncur++], rec, sizeof(agg_rec_cursor));
+	} else if (type == ING_REC_ECON && len == sizeof(ing_econ_rec)) {
+		GROW(f->econ, f->necon, f->capecon);
+		memcpy(&f->econ[f->necon++], rec, sizeof(ing_econ_rec));
 	} else if (type == AGG_REC_EVENT && len == sizeof(agg_rec_event)) {
 		GROW(f->ev, f->nev, f->capev);
 		memcpy(&f->ev[f->nev++], rec, sizeof(agg_rec_event));
@@ -582,6 +589,12 @@ static int write_pending(node_flusher *f)
 		if ((rc = sto_cursor_put(f->txn, s->h.key, f->cur[i].ts, f->cur[i].value)) != 0)
 			return rc;
 	}
+	for (size_t i = 0; i < f->necon; i++) {
+		/* a figure older than the stored revision is kept out */
+		rc = sto_econ_put(f->txn, &f->econ[i].k, &f->econ[i].v);
+		if (rc != 0 && rc != ER_EEXIST)
+			return rc;
+	}
 	for (size_t i = 0; i < f->nacks; i++) {
 		ackrec *a = &f->acks[i];
 		if ((rc = sto_sender_put(f->txn, a->sender->name, a->sender->len, a->seq)) != 0)
@@ -598,7 +611,7 @@ static int commit_pending(node_flusher *f)
 	int rc;
 
 	take_commands(f);
-	if (f->np == 0 && f->ncur == 0 && f->nacks == 0 && f->nev == 0 && f->active == NULL)
+	if (f->np == 0 && f->ncur == 0 && f->nacks == 0 && f->nev == 0 && f->necon == 0 && f->active == NULL)
 		return 0;
 	combine_pending(f);
 	f->np_base = f->np;
@@ -637,7 +650,7 @@ static int commit_pending(node_flusher *f)
 		free(a->bytes);
 	}
 	atomic_fetch_add_explicit(&n->c[NODE_C_ACKS_SENT], f->nacks, memory_order_relaxed);
-	f->np = f->np_base = f->ncur = f->nacks = f->nev = 0;
+	f->np = f->np_base = f->ncur = f->nacks = f->nev = f->necon = 0;
 	f->next_id = f->try_id;
 	finish_commands(f);
 	return 0;

@@ -250,6 +250,8 @@ int node_open(node *n, const node_config *cfg, char *err, size_t errlen)
 	n->icfg.max_future_skew_s = cfg->max_future_skew_s;
 	n->icfg.max_batch_readings = cfg->max_batch_readings;
 	n->icfg.max_frame_bytes = cfg->max_frame_bytes;
+	n->icfg.city = n->cfg.city;
+	n->icfg.city_key = n->city_key;
 
 	so.dir = cfg->data_dir;
 	so.map_size = cfg->map_size_mb << 20;

@@ -426,6 +426,14 @@ static int dec_body(const Ecoroll__Envelope *env, pb_msg *out)
 		out->u.report.fields = f;
 		return 0;
 	}
+	case ECOROLL__ENVELOPE__BODY_ECON_BATCH:
+		if (env->econ_batch == NULL)
+			return ER_EPROTO;
+		out->type = PB_ECON_BATCH;
+		out->u.econ_batch.sender = rstr(env->econ_batch->sender);
+		out->u.econ_batch.seq = env->econ_batch->seq;
+		out->u.econ_batch.csv = rstr(env->econ_batch->csv);
+		return 0;
 	case ECOROLL__ENVELOPE__BODY_ECON_IMPORT:
 		if (env->econ_import == NULL)
 			return ER_EPROTO;
@@ -548,6 +556,7 @@ struct enc {
 		Ecoroll__EconImport econ_import;
 		Ecoroll__IntensityRequest intensity_request;
 		Ecoroll__Report report;
+		Ecoroll__EconBatch econ_batch;
 	} b;
 	Ecoroll__ReasonCount reasons[PB_MAX_REASONS];
 	Ecoroll__ReasonCount *reasonp[PB_MAX_REASONS];
@@ -930,6 +939,14 @@ static int enc_build(const pb_msg *m, struct enc *e)
 	case PB_REPORT:
 		e->env.body_case = ECOROLL__ENVELOPE__BODY_REPORT;
 		return enc_report(&m->u.report, e);
+	case PB_ECON_BATCH:
+		ecoroll__econ_batch__init(&e->b.econ_batch);
+		e->b.econ_batch.sender = wstr(m->u.econ_batch.sender);
+		e->b.econ_batch.seq = m->u.econ_batch.seq;
+		e->b.econ_batch.csv = wstr(m->u.econ_batch.csv);
+		e->env.body_case = ECOROLL__ENVELOPE__BODY_ECON_BATCH;
+		e->env.econ_batch = &e->b.econ_batch;
+		return 0;
 	case PB_ECON_IMPORT:
 		ecoroll__econ_import__init(&e->b.econ_import);
 		e->b.econ_import.csv = wstr(m->u.econ_import.csv);

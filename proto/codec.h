@@ -36,6 +36,7 @@ enum pb_type {
 	PB_ECON_IMPORT,
 	PB_INTENSITY_REQUEST,
 	PB_REPORT,
+	PB_ECON_BATCH,
 };
 
 /* Values equal to the .proto enums. */
@@ -196,6 +197,12 @@ typedef struct pb_report {
 	const pb_field *fields;
 } pb_report;
 
+typedef struct pb_econ_batch {
+	const char *sender;
+	uint64_t seq;
+	const char *csv;
+} pb_econ_batch;
+
 typedef struct pb_econ_import {
 	const char *csv, *origin;
 } pb_econ_import;
@@ -240,6 +247,7 @@ typedef struct pb_msg {
 		pb_econ_import econ_import;
 		pb_intensity_request intensity_request;
 		pb_report report;
+		pb_econ_batch econ_batch;
 	} u;
 	void *opaque_; /* the decoded protobuf-c message; pb_msg_fini frees it */
 	void *extra_;  /* arrays converted for the caller; freed by pb_msg_fini */

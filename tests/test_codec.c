@@ -125,6 +125,9 @@ static void touch(const pb_msg *m)
 	case PB_ECON_IMPORT:
 		sum += strlen(m->u.econ_import.csv) + strlen(m->u.econ_import.origin);
 		break;
+	case PB_ECON_BATCH:
+		sum += strlen(m->u.econ_batch.sender) + strlen(m->u.econ_batch.csv);
+		break;
 	case PB_INTENSITY_REQUEST:
 		sum += strlen(m->u.intensity_request.entity) + strlen(m->u.intensity_request.period) +
 		       strlen(m->u.intensity_request.kind) + strlen(m->u.intensity_request.base) +
@@ -891,6 +894,14 @@ static void test_events_and_commands(void **state)
 	assert_string_equal(d.u.report.fields[0].name, "energy_tce");
 	assert_string_equal(d.u.report.fields[0].value, "44.960296");
 	assert_string_equal(d.u.report.fields[1].value, "");
+	pb_msg_fini(&d);
+
+	m = (pb_msg){ .type = PB_ECON_BATCH };
+	m.u.econ_batch = (pb_econ_batch){ "s1", 42, "level,entity\n" };
+	roundtrip(&m, &d);
+	assert_string_equal(d.u.econ_batch.sender, "s1");
+	assert_int_equal(d.u.econ_batch.seq, 42);
+	assert_string_equal(d.u.econ_batch.csv, "level,entity\n");
 	pb_msg_fini(&d);
 
 	m = (pb_msg){ .type = PB_INTENSITY_REQUEST };

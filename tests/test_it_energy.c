@@ -242,6 +242,34 @@ static void test_intensity_and_revisions(void **state)
 	assert_non_null(strstr(rep.u.command_reply.message, "econ1.csv:3:"));
 	pb_msg_fini(&rep);
 
+	/* Figures also travel on the ingest socket (EconBatch): a district's
+	 * 2025 value added, and a row for an unknown enterprise refused. */
+	char path[800], out[800], text[600];
+	snprintf(path, sizeof path, "%s/econ-push.csv", it_tmpdir());
+	snprintf(out, sizeof out, "%s/econ-push.out", it_tmpdir());
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("level,entity,kind,period,value,revision\n"
+	      "district,D02,value_added,2025,400,\n"
+	      "enterprise,E9999,value_added,2025,1,\n", fp);
+	fclose(fp);
+	const char *args[] = {"econ", "push", "--endpoint", D.listen, path, NULL};
+	assert_int_equal(it_wait(it_ecoroll_bg(args, out)), 3); /* some rows refused */
+	fp = fopen(out, "r");
+	assert_non_null(fp);
+	size_t nread = fread(text, 1, sizeof text - 1, fp);
+	text[nread] = 0;
+	fclose(fp);
+	assert_non_null(strstr(text, "1 figures stored, 1 refused"));
+	assert_non_null(strstr(text, "unknown entity 'E9999'"));
+	pb_msg qd = {.type = PB_INTENSITY_REQUEST};
+	qd.u.intensity_request = (pb_intensity_request){STO_DISTRICT, "D02", "2025", "", "", "", ""};
+	assert_int_equal(ing_request(D.control, &qd, 10000, &rep), 0);
+	/* D02's 2025 energy is E0202's coal: 2.1143 tce / 400 = 0.00528575 */
+	assert_string_equal(field(&rep, "denominator_10k_yuan"), "400");
+	assert_string_equal(field(&rep, "energy_intensity_tce_per_10k_yuan"), "0.0053");
+	pb_msg_fini(&rep);
+
 	/* 2024 coal for E0202: 1 t -> 714.3 kgce */
 	push("coal24", "series,time,value\nM-E0202-CL01,2024-08-01T12:00:00+08:00,1\n");
 	pb_msg q = {.type = PB_INTENSITY_REQUEST};
