@@ -142,12 +142,12 @@ else
 endif
 
 # The sanitizer passes: results go to a log that the final run adds to its
-# count. AddressSanitizer runs every unit test and the crash tests (real
-# daemons built with ASan); UBSan the unit tests; TSan the stress tests and
-# the delta-table unit test.
+# count. AddressSanitizer runs every test, the integration tests with real
+# daemons built with ASan (crashes included); UBSan the unit tests; TSan
+# the stress tests.
 UNIT_TESTS := $(filter-out $(B)/tests/test_it_%,$(TESTS))
 ifeq ($(SANITIZE),address)
-SAN_SEL := $(UNIT_TESTS) $(filter %/test_it_crash %/test_it_protocol,$(TESTS))
+SAN_SEL := $(TESTS)
 else ifeq ($(SANITIZE),thread)
 SAN_SEL := $(STRESS)
 else
