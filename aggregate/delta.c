@@ -43,6 +43,12 @@ typedef struct spilled {
 /* One worker's private part of a table, on its own cache lines. */
 typedef struct wpart {
 	_Alignas(64) uint64_t claims;
+	/* 1 while the worker is inside this table. The store thread checks it
+	 * is 0 after the grace period: a cheap proof of the epoch's promise,
+	 * and the C11 release/acquire pair that shows ThreadSanitizer the
+	 * order the epoch gives (ck's fences are inline assembly it cannot
+	 * see). */
+	_Atomic int inside;
 	bool asked; /* early flush requested for this table */
 	spilled *spill;
 	size_t nspill, capspill;
@@ -62,6 +68,7 @@ struct agg_delta {
 
 struct agg_core {
 	_Alignas(64) _Atomic(agg_delta *) active;
+	agg_delta **cur; /* the table each worker entered (its own slot) */
 	agg_delta *spare;
 	agg_delta tables[2];
 	int nworkers;
@@ -128,6 +135,9 @@ int agg_core_new(const agg_core_opts *o, agg_core **out)
 	if (table_init(&c->tables[0], o->slots, n) != 0 || table_init(&c->tables[1], o->slots, n) != 0)
 		goto fail;
 	/* ck_epoch_record_t is cache-line aligned: calloc's 16 bytes is not enough. */
+	c->cur = calloc((size_t)n, sizeof *c->cur);
+	if (c->cur == NULL)
+		goto fail;
 	c->records = aligned_alloc(64, (size_t)(AGG_REC_EXTRA + n) * sizeof *c->records);
 	if (c->records == NULL)
 		goto fail;
@@ -148,6 +158,7 @@ fail:
 	table_fini(&c->tables[0]);
 	table_fini(&c->tables[1]);
 	free(c->records);
+	free(c->cur);
 	free(c);
 	return ER_ENOMEM;
 }
@@ -161,6 +172,7 @@ void agg_core_free(agg_core *c)
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
 	free(c->records);
+	free(c->cur);
 	free(c);
 }
 
@@ -179,7 +191,10 @@ agg_delta *agg_core_enter(agg_core *c, int w)
 	ck_epoch_begin(&c->records[AGG_REC_EXTRA + w], NULL);
 	/* acquire: the recycled table's cleared slots are visible before we
 	 * write into it (pairs with the release in agg_core_swap) */
-	return atomic_load_explicit(&c->active, memory_order_acquire);
+	agg_delta *t = atomic_load_explicit(&c->active, memory_order_acquire);
+	atomic_store_explicit(&t->parts[w].inside, 1, memory_order_relaxed);
+	c->cur[w] = t;
+	return t;
 }
 
 void agg_core_leave(agg_core *c, int w)
@@ -187,6 +202,9 @@ void agg_core_leave(agg_core *c, int w)
 	/* TSan: our plain writes to the table's logs happen before the store
 	 * thread drains it (pairs with er_tsan_acquire in agg_core_swap). */
 	er_tsan_release(c);
+	/* release: everything written into the table happens before the
+	 * store thread's check in agg_core_swap (pairs with its acquire) */
+	atomic_store_explicit(&c->cur[w]->parts[w].inside, 0, memory_order_release);
 	ck_epoch_end(&c->records[AGG_REC_EXTRA + w], NULL);
 }
 
@@ -332,6 +350,11 @@ agg_delta *agg_core_swap(agg_core *c)
 	 * the store above; the grace period waits for all of them to leave. */
 	ck_epoch_synchronize(&c->records[AGG_REC_STORE]);
 	er_tsan_acquire(c);
+	for (int w = 0; w < c->nworkers; w++) {
+		/* acquire: pairs with the release in agg_core_leave */
+		if (atomic_load_explicit(&old->parts[w].inside, memory_order_acquire) != 0)
+			abort(); /* a worker is still inside after the grace period */
+	}
 	c->spare = NULL;
 	return old;
 }

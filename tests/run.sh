@@ -18,6 +18,8 @@ while [ $# -gt 0 ]; do
 	esac
 done
 export CMOCKA_MESSAGE_OUTPUT=TAP
+# A race or a leak stops the program (and a daemon under test) at once.
+export TSAN_OPTIONS="suppressions=$(pwd)/tests/tsan.supp halt_on_error=1 ${TSAN_OPTIONS:-}"
 export ECOROLL_BIN="$(cd "$bin" && pwd)"
 export ECOROLL_SRC="$(pwd)"
 pass=0 fail=0 out=$(mktemp)
