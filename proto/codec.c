@@ -260,6 +260,47 @@ static int dec_events_reply(const Ecoroll__EventsReply *r, pb_msg *out)
 	return 0;
 }
 
+static int dec_table(const Ecoroll__Table *t, pb_msg *out)
+{
+	pb_table *o = &out->u.table;
+	size_t ncols = t->n_columns, ncells = 0;
+
+	for (size_t r = 0; r < t->n_rows; r++)
+		if (t->rows[r]->n_cells != ncols)
+			return ER_EPROTO; /* every row has one cell per column */
+	ncells = t->n_rows * ncols;
+	/* one block: cell pointers, then notes */
+	size_t total = 0, coff = 0, noff = 0;
+	const char **cells;
+	pb_field *notes;
+	char *block = NULL;
+	if (!layout_add(&total, ncells, sizeof(char *), _Alignof(char *), &coff) ||
+	    !layout_add(&total, t->n_notes, sizeof(pb_field), _Alignof(pb_field), &noff))
+		return ER_ENOMEM;
+	if (total > 0 && (block = malloc(total)) == NULL)
+		return ER_ENOMEM;
+	cells = (const char **)(void *)(block + coff);
+	notes = (pb_field *)(void *)(block + noff);
+	for (size_t r = 0; r < t->n_rows; r++)
+		for (size_t c = 0; c < ncols; c++)
+			cells[r * ncols + c] = rstr(t->rows[r]->cells[c]);
+	for (size_t i = 0; i < t->n_notes; i++) {
+		notes[i].name = rstr(t->notes[i]->name);
+		notes[i].value = rstr(t->notes[i]->value);
+	}
+	out->extra_ = block;
+	o->ok = t->ok;
+	o->error = rstr(t->error);
+	o->title = rstr(t->title);
+	o->ncols = ncols;
+	o->nrows = t->n_rows;
+	o->columns = (const char *const *)t->columns;
+	o->cells = ncells ? cells : NULL;
+	o->nnotes = t->n_notes;
+	o->notes = t->n_notes ? notes : NULL;
+	return 0;
+}
+
 /* Fills out from the body of env. protobuf-c sets body_case only after it
  * has allocated the body, so the NULL checks are belts and braces. */
 static int dec_body(const Ecoroll__Envelope *env, pb_msg *out)
@@ -426,6 +467,24 @@ static int dec_body(const Ecoroll__Envelope *env, pb_msg *out)
 		out->u.report.fields = f;
 		return 0;
 	}
+	case ECOROLL__ENVELOPE__BODY_AIR_REQUEST: {
+		const Ecoroll__AirRequest *q = env->air_request;
+		if (q == NULL)
+			return ER_EPROTO;
+		out->type = PB_AIR_REQUEST;
+		out->u.air_request.level = (int)q->level;
+		out->u.air_request.entity = rstr(q->entity);
+		out->u.air_request.kind = rstr(q->kind);
+		out->u.air_request.from = q->from;
+		out->u.air_request.to = q->to;
+		out->u.air_request.year = q->year;
+		return 0;
+	}
+	case ECOROLL__ENVELOPE__BODY_TABLE:
+		if (env->table == NULL)
+			return ER_EPROTO;
+		out->type = PB_TABLE;
+		return dec_table(env->table, out);
 	case ECOROLL__ENVELOPE__BODY_ECON_BATCH:
 		if (env->econ_batch == NULL)
 			return ER_EPROTO;
@@ -557,6 +616,8 @@ struct enc {
 		Ecoroll__IntensityRequest intensity_request;
 		Ecoroll__Report report;
 		Ecoroll__EconBatch econ_batch;
+		Ecoroll__AirRequest air_request;
+		Ecoroll__Table table;
 	} b;
 	Ecoroll__ReasonCount reasons[PB_MAX_REASONS];
 	Ecoroll__ReasonCount *reasonp[PB_MAX_REASONS];
@@ -713,6 +774,58 @@ static int enc_report(const pb_report *r, struct enc *e)
 	o->n_fields = r->nfields;
 	o->fields = fp;
 	e->env.report = o;
+	return 0;
+}
+
+static int enc_table(const pb_table *t, struct enc *e)
+{
+	Ecoroll__Table *o = &e->b.table;
+	size_t ncells = t->nrows * t->ncols, total = 0, loff = 0, lpoff = 0, noff = 0, npoff = 0;
+	Ecoroll__Line *lines = NULL, **linep = NULL;
+	Ecoroll__Field *notes = NULL, **notep = NULL;
+	char *block = NULL;
+
+	if ((t->ncols && t->columns == NULL) || (ncells && t->cells == NULL) || (t->nnotes && t->notes == NULL))
+		return ER_EINVAL;
+	if (!layout_add(&total, t->nrows, sizeof(*lines), _Alignof(Ecoroll__Line), &loff) ||
+	    !layout_add(&total, t->nrows, sizeof(*linep), _Alignof(Ecoroll__Line *), &lpoff) ||
+	    !layout_add(&total, t->nnotes, sizeof(*notes), _Alignof(Ecoroll__Field), &noff) ||
+	    !layout_add(&total, t->nnotes, sizeof(*notep), _Alignof(Ecoroll__Field *), &npoff))
+		return ER_EINVAL;
+	if (total > 0) {
+		block = malloc(total);
+		if (block == NULL)
+			return ER_ENOMEM;
+		e->heap = block;
+		lines = (Ecoroll__Line *)(void *)(block + loff);
+		linep = (Ecoroll__Line **)(void *)(block + lpoff);
+		notes = (Ecoroll__Field *)(void *)(block + noff);
+		notep = (Ecoroll__Field **)(void *)(block + npoff);
+	}
+	for (size_t r = 0; r < t->nrows; r++) {
+		ecoroll__line__init(&lines[r]);
+		lines[r].n_cells = t->ncols;
+		/* protobuf-c reads, never writes, these strings */
+		lines[r].cells = (char **)(uintptr_t)(t->cells + r * t->ncols);
+		linep[r] = &lines[r];
+	}
+	for (size_t i = 0; i < t->nnotes; i++) {
+		ecoroll__field__init(&notes[i]);
+		notes[i].name = wstr(t->notes[i].name);
+		notes[i].value = wstr(t->notes[i].value);
+		notep[i] = &notes[i];
+	}
+	ecoroll__table__init(o);
+	o->ok = t->ok;
+	o->error = wstr(t->error);
+	o->title = wstr(t->title);
+	o->n_columns = t->ncols;
+	o->columns = (char **)(uintptr_t)t->columns;
+	o->n_rows = t->nrows;
+	o->rows = linep;
+	o->n_notes = t->nnotes;
+	o->notes = notep;
+	e->env.table = o;
 	return 0;
 }
 
@@ -939,6 +1052,20 @@ static int enc_build(const pb_msg *m, struct enc *e)
 	case PB_REPORT:
 		e->env.body_case = ECOROLL__ENVELOPE__BODY_REPORT;
 		return enc_report(&m->u.report, e);
+	case PB_AIR_REQUEST:
+		ecoroll__air_request__init(&e->b.air_request);
+		e->b.air_request.level = (Ecoroll__Level)m->u.air_request.level;
+		e->b.air_request.entity = wstr(m->u.air_request.entity);
+		e->b.air_request.kind = wstr(m->u.air_request.kind);
+		e->b.air_request.from = m->u.air_request.from;
+		e->b.air_request.to = m->u.air_request.to;
+		e->b.air_request.year = m->u.air_request.year;
+		e->env.body_case = ECOROLL__ENVELOPE__BODY_AIR_REQUEST;
+		e->env.air_request = &e->b.air_request;
+		return 0;
+	case PB_TABLE:
+		e->env.body_case = ECOROLL__ENVELOPE__BODY_TABLE;
+		return enc_table(&m->u.table, e);
 	case PB_ECON_BATCH:
 		ecoroll__econ_batch__init(&e->b.econ_batch);
 		e->b.econ_batch.sender = wstr(m->u.econ_batch.sender);

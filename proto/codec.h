@@ -37,6 +37,8 @@ enum pb_type {
 	PB_INTENSITY_REQUEST,
 	PB_REPORT,
 	PB_ECON_BATCH,
+	PB_AIR_REQUEST,
+	PB_TABLE,
 };
 
 /* Values equal to the .proto enums. */
@@ -197,6 +199,24 @@ typedef struct pb_report {
 	const pb_field *fields;
 } pb_report;
 
+typedef struct pb_air_request {
+	int level;
+	const char *entity, *kind;
+	int64_t from, to;
+	int32_t year;
+} pb_air_request;
+
+/* A table: ncols column names; rows of ncols cells each (row-major). */
+typedef struct pb_table {
+	bool ok;
+	const char *error, *title;
+	size_t ncols, nrows;
+	const char *const *columns;
+	const char *const *cells; /* nrows x ncols */
+	size_t nnotes;
+	const pb_field *notes;
+} pb_table;
+
 typedef struct pb_econ_batch {
 	const char *sender;
 	uint64_t seq;
@@ -248,6 +268,8 @@ typedef struct pb_msg {
 		pb_intensity_request intensity_request;
 		pb_report report;
 		pb_econ_batch econ_batch;
+		pb_air_request air_request;
+		pb_table table;
 	} u;
 	void *opaque_; /* the decoded protobuf-c message; pb_msg_fini frees it */
 	void *extra_;  /* arrays converted for the caller; freed by pb_msg_fini */

@@ -128,6 +128,18 @@ static void touch(const pb_msg *m)
 	case PB_ECON_BATCH:
 		sum += strlen(m->u.econ_batch.sender) + strlen(m->u.econ_batch.csv);
 		break;
+	case PB_AIR_REQUEST:
+		sum += strlen(m->u.air_request.entity) + strlen(m->u.air_request.kind);
+		break;
+	case PB_TABLE:
+		sum += strlen(m->u.table.error) + strlen(m->u.table.title);
+		for (i = 0; i < m->u.table.ncols; i++)
+			sum += strlen(m->u.table.columns[i]);
+		for (i = 0; i < m->u.table.ncols * m->u.table.nrows; i++)
+			sum += strlen(m->u.table.cells[i]);
+		for (i = 0; i < m->u.table.nnotes; i++)
+			sum += strlen(m->u.table.notes[i].name) + strlen(m->u.table.notes[i].value);
+		break;
 	case PB_INTENSITY_REQUEST:
 		sum += strlen(m->u.intensity_request.entity) + strlen(m->u.intensity_request.period) +
 		       strlen(m->u.intensity_request.kind) + strlen(m->u.intensity_request.base) +
@@ -894,6 +906,36 @@ static void test_events_and_commands(void **state)
 	assert_string_equal(d.u.report.fields[0].name, "energy_tce");
 	assert_string_equal(d.u.report.fields[0].value, "44.960296");
 	assert_string_equal(d.u.report.fields[1].value, "");
+	pb_msg_fini(&d);
+
+	static const char *const cols[3] = { "day", "aqi", "rules" };
+	static const char *const cells[6] = { "2026-03-01", "51", "HJ 633-2026", "2026-02-28", "", "HJ 633-2012" };
+	static const pb_field notes[1] = { { "valid_days", "2" } };
+	m = (pb_msg){ .type = PB_TABLE };
+	m.u.table = (pb_table){ .ok = true, .error = "", .title = "daily AQI", .ncols = 3, .nrows = 2,
+				.columns = cols, .cells = cells, .nnotes = 1, .notes = notes };
+	roundtrip(&m, &d);
+	assert_int_equal(d.type, PB_TABLE);
+	assert_string_equal(d.u.table.title, "daily AQI");
+	assert_int_equal(d.u.table.ncols, 3);
+	assert_int_equal(d.u.table.nrows, 2);
+	for (int k = 0; k < 3; k++)
+		assert_string_equal(d.u.table.columns[k], cols[k]);
+	for (int k = 0; k < 6; k++)
+		assert_string_equal(d.u.table.cells[k], cells[k]);
+	assert_string_equal(d.u.table.notes[0].name, "valid_days");
+	assert_string_equal(d.u.table.notes[0].value, "2");
+	pb_msg_fini(&d);
+
+	m = (pb_msg){ .type = PB_AIR_REQUEST };
+	m.u.air_request = (pb_air_request){ 5, "S01", "daily", -5, 99, 2026 };
+	roundtrip(&m, &d);
+	assert_int_equal(d.u.air_request.level, 5);
+	assert_string_equal(d.u.air_request.entity, "S01");
+	assert_string_equal(d.u.air_request.kind, "daily");
+	assert_int_equal(d.u.air_request.from, -5);
+	assert_int_equal(d.u.air_request.to, 99);
+	assert_int_equal(d.u.air_request.year, 2026);
 	pb_msg_fini(&d);
 
 	m = (pb_msg){ .type = PB_ECON_BATCH };
