@@ -42,6 +42,7 @@ int cli_replace(int argc, char **argv);
 int cli_reload(int argc, char **argv);
 int cli_econ(int argc, char **argv);
 int cli_intensity(int argc, char **argv);
+int cli_air(int argc, char **argv);
 
 /* $ECOROLL_ENDPOINT / $ECOROLL_CONTROL when set and not empty, else the
  * defaults above. */

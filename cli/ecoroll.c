@@ -34,6 +34,7 @@ static const char usage_text[] = "usage: ecoroll [--help] [--version] COMMAND [A
 				 "  reload     re-read the coefficient tables\n"
 				 "  econ       econ import: value added, output value, GDP (10^4 yuan)\n"
 				 "  intensity  energy and water intensity of an entity for a period\n"
+				 "  air        air quality: hourly, daily, monthly, annual (AQI, HJ 633)\n"
 				 "\n"
 				 "'ecoroll COMMAND --help' describes a command.\n"
 				 "\n"
@@ -52,6 +53,7 @@ static const struct command {
     {"push", cli_push},     {"query", cli_query},       {"registry", cli_registry},
     {"status", cli_status}, {"generate", cli_generate}, {"events", cli_events},
     {"replace", cli_replace}, {"reload", cli_reload}, {"econ", cli_econ}, {"intensity", cli_intensity},
+    {"air", cli_air},
 };
 
 const char *cli_endpoint_default(void)

@@ -31,6 +31,7 @@ void node_config_defaults(node_config *c)
 	c->map_size_mb = 1024;
 	c->sync = true;
 	strcpy(c->energy_dir, "conf/energy");
+	strcpy(c->aqi_dir, "conf/aqi");
 	c->count_water = false; /* DOMAIN.md 4: water counts in tce only where configured */
 }
 
@@ -123,6 +124,8 @@ int node_config_set(node_config *c, const char *s, const char *k, const char *v,
 		bad = copy(c->energy_dir, sizeof c->energy_dir, v) || v[0] == 0;
 	} else if (IS("energy", "count_water")) {
 		bad = boolean(v, &c->count_water);
+	} else if (IS("aqi", "dir")) {
+		bad = copy(c->aqi_dir, sizeof c->aqi_dir, v) || v[0] == 0;
 	} else if (IS("registry", "districts")) {
 		bad = copy(c->districts, sizeof c->districts, v);
 	} else if (IS("registry", "enterprises")) {

@@ -39,6 +39,8 @@ typedef struct node_config {
 	/* [energy] */
 	char energy_dir[NODE_PATH_MAX];
 	bool count_water;
+	/* [aqi] */
+	char aqi_dir[NODE_PATH_MAX];
 	/* [registry] */
 	char districts[NODE_PATH_MAX], enterprises[NODE_PATH_MAX], meters[NODE_PATH_MAX], stations[NODE_PATH_MAX];
 } node_config;

@@ -345,6 +345,7 @@ static void handle(node *n, void *sock, zmq_msg_t *id, zmq_msg_t *body)
 	struct ev_list evl = {0};
 	node_qbuf qbuf = {0};
 	node_rbuf rbuf = {0};
+	node_tbuf tbuf = {0};
 	char msg[4096];
 	char *inames = NULL;
 	const char *why = NULL;
@@ -387,6 +388,10 @@ static void handle(node *n, void *sock, zmq_msg_t *id, zmq_msg_t *body)
 		}
 		case PB_REPLACEMENT: do_replacement(n, &req.u.replacement, &reply, msg, sizeof msg); break;
 		case PB_ECON_IMPORT: do_econ_import(n, &req.u.econ_import, &reply, msg, sizeof msg); break;
+		case PB_AIR_REQUEST:
+			reply.type = PB_TABLE;
+			node_air(n, &req.u.air_request, &reply.u.table, &tbuf);
+			break;
 		case PB_INTENSITY_REQUEST:
 			reply.type = PB_REPORT;
 			node_intensity(n, &req.u.intensity_request, &reply.u.report, &rbuf);
@@ -405,6 +410,7 @@ static void handle(node *n, void *sock, zmq_msg_t *id, zmq_msg_t *body)
 	free(buf);
 	node_qbuf_fini(&qbuf);
 	node_rbuf_fini(&rbuf);
+	node_tbuf_fini(&tbuf);
 	agg_import_result_fini(&ires);
 	free(inames);
 	free(sl.s);

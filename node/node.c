@@ -9,6 +9,7 @@
  */
 #include "node.h"
 
+#include "aqi.h"
 #include "energy.h"
 
 #include <errno.h>
@@ -279,6 +280,8 @@ int node_open(node *n, const node_config *cfg, char *err, size_t errlen)
 		goto fail;
 	if ((rc = agg_energy_load(cfg->energy_dir, &n->energy, err, errlen)) != 0)
 		goto fail;
+	if ((rc = node_load_air(n, &n->aqi, err, errlen)) != 0)
+		goto fail;
 	return 0;
 fail:
 	node_close(n);
@@ -408,6 +411,8 @@ void node_close(node *n)
 	ing_senders_free(n->senders);
 	agg_energy_free(n->energy);
 	n->energy = NULL;
+	agg_aqi_free(n->aqi);
+	n->aqi = NULL;
 	agg_registry_free(n->reg);
 	agg_core_free(n->core);
 	sto_close(n->store);

@@ -72,6 +72,9 @@ typedef struct node {
 	pthread_t gw_thread, flush_thread, control_thread, *worker_threads;
 	bool running;
 	struct agg_energy *energy; /* coefficient tables: the control thread's */
+	struct agg_aqi *aqi;	     /* AQI rule sets: the control thread's */
+	er_fx air_mda8_limit;	     /* conf/aqi/evaluation.csv */
+	er_fx air_pm25_target, air_good_target, air_margin;
 	_Atomic bool reload_wanted;  /* SIGHUP: the control thread reloads them */
 	pthread_mutex_t cmd_lock;
 	pthread_cond_t cmd_cond;
@@ -111,6 +114,21 @@ typedef struct node_rbuf {
 } node_rbuf;
 void node_intensity(node *n, const pb_intensity_request *q, pb_report *r, node_rbuf *b);
 void node_rbuf_fini(node_rbuf *b);
+
+/* Air statistics (node/air.c) as a table. */
+typedef struct node_tbuf {
+	const char **cells;
+	size_t ncells, capcells;
+	char **strs;
+	size_t nstrs, capstrs;
+	pb_field notes[16];
+	size_t nnotes;
+	char err[256];
+} node_tbuf;
+void node_air(node *n, const pb_air_request *q, pb_table *t, node_tbuf *b);
+void node_tbuf_fini(node_tbuf *b);
+/* Loads aqi.dir: the rule sets and the evaluation parameters. */
+int node_load_air(node *n, struct agg_aqi **aqi, char *err, size_t cap);
 
 /* Re-reads the coefficient tables; msg says what happened. Control
  * thread only (it is the tables' only reader). */

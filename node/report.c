@@ -15,6 +15,7 @@
  */
 #include "node.h"
 
+#include "aqi.h"
 #include "econ.h"
 #include "energy.h"
 
@@ -414,17 +415,39 @@ void node_qbuf_fini(node_qbuf *b)
 int node_reload(node *n, char *msg, size_t cap)
 {
 	agg_energy *e;
+	agg_aqi *a;
 	char err[2048];
-	int rc = agg_energy_load(n->cfg.energy_dir, &e, err, sizeof err);
+	/* Both sets load before either is swapped in: all or nothing. The
+	 * evaluation parameters are loaded into the node by node_load_air;
+	 * they are restored if the energy tables then fail. */
+	er_fx keep[4] = {n->air_mda8_limit, n->air_pm25_target, n->air_good_target, n->air_margin};
+	int rc = node_load_air(n, &a, err, sizeof err);
 	if (rc != 0) {
+		n->air_mda8_limit = keep[0];
+		n->air_pm25_target = keep[1];
+		n->air_good_target = keep[2];
+		n->air_margin = keep[3];
+		snprintf(msg, cap, "kept the tables in force: %s", err);
+		return rc;
+	}
+	rc = agg_energy_load(n->cfg.energy_dir, &e, err, sizeof err);
+	if (rc != 0) {
+		agg_aqi_free(a);
+		n->air_mda8_limit = keep[0];
+		n->air_pm25_target = keep[1];
+		n->air_good_target = keep[2];
+		n->air_margin = keep[3];
 		snprintf(msg, cap, "kept the tables in force: %s", err);
 		return rc;
 	}
 	agg_energy *old = n->energy;
+	agg_aqi *olda = n->aqi;
 	n->energy = e;
+	n->aqi = a;
 	agg_energy_free(old);
-	snprintf(msg, cap, "coefficient tables reloaded from %s (version %s)", n->cfg.energy_dir,
-		 agg_energy_version(e));
+	agg_aqi_free(olda);
+	snprintf(msg, cap, "coefficient tables reloaded from %s (version %s) and AQI rules from %s", n->cfg.energy_dir,
+		 agg_energy_version(e), n->cfg.aqi_dir);
 	return 0;
 }
 
