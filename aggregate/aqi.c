@@ -36,14 +36,14 @@
 #include <string.h>
 
 #define DAY_S        86400
-#define OPEN_END     INT64_MAX /* an empty valid_to: in force until the table is edited */
-#define MAX_LEVELS   16        /* breakpoint rows a table may have; HJ 633 has 8 */
-#define MAX_CATS     16        /* categories; HJ 633 has 6 */
-#define MAX_FIELDS   64        /* far more than a row has: a long row still gets a field count */
-#define GRID_FIELDS  (2 + AQI_NCOL) /* section, key and one cell per column */
-#define IAQI_MAX     1000      /* far above the scale's 500; bounds the 128-bit products */
+#define OPEN_END     INT64_MAX                 /* an empty valid_to: in force until the table is edited */
+#define MAX_LEVELS   16                        /* breakpoint rows a table may have; HJ 633 has 8 */
+#define MAX_CATS     16                        /* categories; HJ 633 has 6 */
+#define MAX_FIELDS   64                        /* far more than a row has: a long row still gets a field count */
+#define GRID_FIELDS  (2 + AQI_NCOL)            /* section, key and one cell per column */
+#define IAQI_MAX     1000                      /* far above the scale's 500; bounds the 128-bit products */
 #define BP_MAX_MICRO (1000000LL * ER_FX_SCALE) /* 10^6 ug/m3: far above any breakpoint (3840) */
-#define READ_CHUNK   4096      /* the files are a few kB */
+#define READ_CHUNK   4096                      /* the files are a few kB */
 #define RULESETS     "rulesets.csv"
 
 __extension__ typedef __int128 i128;
@@ -58,11 +58,11 @@ typedef struct category {
 struct agg_aqi_rules {
 	char *name, *source;
 	int nlev;
-	int level[MAX_LEVELS];             /* IAQI of each breakpoint row, rising from 0 */
-	int64_t bp[AQI_NCOL][MAX_LEVELS];  /* micro-units; valid up to top[col] */
-	int top[AQI_NCOL];                 /* last defined row of the column */
-	int64_t quantum[AQI_NCOL];         /* rounding quantum in micro-units, 0: none */
-	uint32_t kind[AGG_AQI_DAILY + 1];  /* bit per column, by AGG_AQI_HOURLY / DAILY */
+	int level[MAX_LEVELS];            /* IAQI of each breakpoint row, rising from 0 */
+	int64_t bp[AQI_NCOL][MAX_LEVELS]; /* micro-units; valid up to top[col] */
+	int top[AQI_NCOL];                /* last defined row of the column */
+	int64_t quantum[AQI_NCOL];        /* rounding quantum in micro-units, 0: none */
+	uint32_t kind[AGG_AQI_DAILY + 1]; /* bit per column, by AGG_AQI_HOURLY / DAILY */
 	struct {
 		int act, arg; /* ACT_USE: the source column; ACT_IAQI: the IAQI */
 	} rule[AQI_NCOL];
@@ -83,10 +83,9 @@ struct agg_aqi {
 };
 
 static const char *const col_names[AQI_NCOL] = {
-    [AQI_SO2_24H] = "so2_24h", [AQI_SO2_1H] = "so2_1h",     [AQI_NO2_24H] = "no2_24h",
-    [AQI_NO2_1H] = "no2_1h",   [AQI_PM10_24H] = "pm10_24h", [AQI_CO_24H] = "co_24h",
-    [AQI_CO_1H] = "co_1h",     [AQI_O3_1H] = "o3_1h",       [AQI_O3_8H] = "o3_8h",
-    [AQI_PM25_24H] = "pm25_24h",
+    [AQI_SO2_24H] = "so2_24h",   [AQI_SO2_1H] = "so2_1h",     [AQI_NO2_24H] = "no2_24h", [AQI_NO2_1H] = "no2_1h",
+    [AQI_PM10_24H] = "pm10_24h", [AQI_CO_24H] = "co_24h",     [AQI_CO_1H] = "co_1h",     [AQI_O3_1H] = "o3_1h",
+    [AQI_O3_8H] = "o3_8h",       [AQI_PM25_24H] = "pm25_24h",
 };
 
 /* registry.h units: every pollutant in ug/m3 except CO in mg/m3. A table
@@ -214,7 +213,8 @@ static bool colour_ok(const char *s)
 	for (int i = 0; i < 3; i++) {
 		int v = 0, n = 0;
 		for (; *s >= '0' && *s <= '9'; s++, n++)
-			v = v * 10 + (*s - '0');
+			if (n < 3)
+				v = v * 10 + (*s - '0'); /* a 4th digit fails below: no overflow */
 		if (n == 0 || n > 3 || v > 255)
 			return false;
 		if (i < 2 && *s++ != ',')
@@ -237,7 +237,7 @@ static char *dup_str(load_ctx *c, const char *s)
 
 typedef struct tbl {
 	agg_aqi_rules *r;
-	const char *want_name; /* the rulesets.csv name the file must carry */
+	const char *want_name;   /* the rulesets.csv name the file must carry */
 	int colmap[GRID_FIELDS]; /* grid field index -> column */
 	uint32_t name_line, source_line, unit_line, round_line, kind_line[AGG_AQI_DAILY + 1];
 	uint32_t missing_line, primary_line, rule_line[AQI_NCOL], bp_line[MAX_LEVELS];
@@ -268,12 +268,17 @@ static bool once(load_ctx *c, uint32_t *seen, const char *what)
 	return true;
 }
 
+/* One breakpoint row. A row with a bad level is skipped; a row with a bad
+ * cell is still recorded (the cell replaced by the previous row's value,
+ * or left empty after an empty cell), so that one mistake gives one error
+ * and the rows after it are checked against sensible neighbours. */
 static void row_breakpoint(load_ctx *c, tbl *t, char **f)
 {
 	agg_aqi_rules *r = t->r;
-	int lev, n = r->nlev, rc;
+	int lev, n = r->nlev;
+	bool reported = false;
 
-	if ((rc = parse_int(f[1], IAQI_MAX, &lev)) != 0) {
+	if (parse_int(f[1], IAQI_MAX, &lev) != 0) {
 		add_error(c, "IAQI '%s' is not an integer 0..%d", f[1], IAQI_MAX);
 		return;
 	}
@@ -292,54 +297,48 @@ static void row_breakpoint(load_ctx *c, tbl *t, char **f)
 			  (unsigned)t->bp_line[n - 1]);
 		return;
 	}
-	int64_t v[AQI_NCOL];
-	bool def[AQI_NCOL];
+#define ROW_ERROR(...)                                                                                                 \
+	do {                                                                                                           \
+		if (!reported)                                                                                         \
+			add_error(c, __VA_ARGS__);                                                                     \
+		reported = true;                                                                                       \
+	} while (0)
 	for (int i = 2; i < GRID_FIELDS; i++) {
 		int col = t->colmap[i];
 		const char *s = f[i];
-		def[col] = s[0] != 0;
-		if (!def[col]) {
+		int64_t prev = n > 0 ? r->bp[col][n - 1] : 0, v;
+		if (t->ended[col]) {
+			if (s[0] != 0)
+				ROW_ERROR("%s '%s' follows an empty cell: empty cells may only end a column",
+					  col_names[col], s);
+			continue; /* stays ended */
+		}
+		if (s[0] == 0) {
 			/* HJ 633 leaves cells empty above a column's last
 			 * breakpoint (SO2 1h, O3 8h); a column needs 0 and
 			 * one more breakpoint to have a segment at all. */
-			if (n < 2) {
-				add_error(c, "%s is empty: every column needs breakpoints at the first two rows",
-					  col_names[col]);
-				return;
+			if (n >= 2) {
+				t->ended[col] = true;
+				continue;
 			}
-			continue;
-		}
-		if (t->ended[col]) {
-			add_error(c, "%s '%s' follows an empty cell: empty cells may only end a column",
-				  col_names[col], s);
-			return;
-		}
-		rc = parse_conc(s, &v[col]);
-		if (rc != 0) {
-			add_error(c, "%s '%s' is not a concentration (a decimal 0..%lld with at most 6 decimals)",
+			ROW_ERROR("%s is empty: every column needs breakpoints at the first two rows", col_names[col]);
+			v = prev;
+		} else if (parse_conc(s, &v) != 0) {
+			ROW_ERROR("%s '%s' is not a concentration (a decimal 0..%lld with at most 6 decimals)",
 				  col_names[col], s, BP_MAX_MICRO / ER_FX_SCALE);
-			return;
-		}
-		if (n == 0 && v[col] != 0) {
-			add_error(c, "%s '%s': IAQI 0 is at concentration 0", col_names[col], s);
-			return;
-		}
-		if (n > 0 && v[col] <= r->bp[col][n - 1]) {
+			v = prev;
+		} else if (n == 0 && v != 0) {
+			ROW_ERROR("%s '%s': IAQI 0 is at concentration 0", col_names[col], s);
+		} else if (n > 0 && v <= prev) {
 			char b[32];
-			er_fx_format(r->bp[col][n - 1], b, sizeof b);
-			add_error(c, "%s %s is not above the previous row's %s (line %u)", col_names[col], s, b,
+			er_fx_format(prev, b, sizeof b);
+			ROW_ERROR("%s %s is not above the previous row's %s (line %u)", col_names[col], s, b,
 				  (unsigned)t->bp_line[n - 1]);
-			return;
 		}
+		r->bp[col][n] = v;
+		r->top[col] = n;
 	}
-	for (int col = 0; col < AQI_NCOL; col++) {
-		if (def[col]) {
-			r->bp[col][n] = v[col];
-			r->top[col] = n;
-		} else {
-			t->ended[col] = true;
-		}
-	}
+#undef ROW_ERROR
 	r->level[n] = lev;
 	t->bp_line[n] = c->line;
 	r->nlev = n + 1;
@@ -435,6 +434,9 @@ static void row_rule(load_ctx *c, tbl *t, char **f, pending_rule *pr)
 		add_error(c, "a second rule for %s (the first is line %u)", f[1], (unsigned)t->rule_line[col]);
 		return;
 	}
+	/* Taken even if wrong below, so that the column is not also
+	 * reported as having no rule. */
+	t->rule_line[col] = c->line;
 	if (parse_conc(f[2], &above) != 0) {
 		add_error(c, "threshold '%s' is not a concentration", f[2]);
 		return;
@@ -461,60 +463,52 @@ static void row_rule(load_ctx *c, tbl *t, char **f, pending_rule *pr)
 		return;
 	}
 	t->r->rule[col].arg = arg;
-	t->rule_line[col] = c->line;
 	pr[col].above = above;
 }
 
+/* One category row. Like a breakpoint row, a wrong row still takes its
+ * place (its number, and its high when that parses), so that the rows
+ * after it are checked against it and one mistake gives one error. */
 static void row_category(load_ctx *c, tbl *t, char **f)
 {
 	agg_aqi_rules *r = t->r;
-	int n, lo, hi;
+	int n = r->ncat + 1, num, lo, hi;
+	bool open_before = r->ncat > 0 && r->cat[r->ncat - 1].hi == INT_MAX;
 
 	if (r->ncat == MAX_CATS) {
 		add_error(c, "more than %d categories", MAX_CATS);
 		return;
 	}
-	if (parse_int(f[1], MAX_CATS, &n) != 0 || n != r->ncat + 1) {
-		add_error(c, "category '%s' is not %d: number them 1, 2, ... in order", f[1], r->ncat + 1);
-		return;
-	}
-	if (r->ncat > 0 && r->cat[r->ncat - 1].hi == INT_MAX) {
-		add_error(c, "category %d follows an open-ended one", n);
-		return;
-	}
-	if (parse_int(f[2], IAQI_MAX, &lo) != 0) {
-		add_error(c, "low '%s' is not an integer 0..%d", f[2], IAQI_MAX);
-		return;
-	}
-	/* HJ 633-2012 Table 2 starts at 0; 2026 writes 1-50 (DOMAIN.md 7). */
-	if (n == 1 && lo > 1) {
-		add_error(c, "the first category must start at 0 or 1, not %d", lo);
-		return;
-	}
-	if (n > 1 && lo != r->cat[n - 2].hi + 1) {
-		add_error(c, "low %d does not follow category %d's high %d", lo, n - 1, r->cat[n - 2].hi);
-		return;
-	}
-	if (f[3][0] == 0) {
+	category *k = &r->cat[r->ncat++];
+	int prev_hi = n > 1 ? r->cat[n - 2].hi : -1;
+	bool lo_ok = parse_int(f[2], IAQI_MAX, &lo) == 0;
+	bool hi_ok = f[3][0] == 0 || parse_int(f[3], IAQI_MAX, &hi) == 0;
+	if (f[3][0] == 0)
 		hi = INT_MAX;
-	} else if (parse_int(f[3], IAQI_MAX, &hi) != 0 || hi < lo) {
+	k->lo = lo_ok ? lo : prev_hi + 1;
+	k->hi = hi_ok ? hi : k->lo;
+	if (parse_int(f[1], MAX_CATS, &num) != 0 || num != n) {
+		add_error(c, "category '%s' is not %d: number them 1, 2, ... in order", f[1], n);
+	} else if (open_before) {
+		add_error(c, "category %d follows an open-ended one", n);
+	} else if (!lo_ok) {
+		add_error(c, "low '%s' is not an integer 0..%d", f[2], IAQI_MAX);
+	} else if (n == 1 && lo > 1) {
+		/* HJ 633-2012 Table 2 starts at 0; 2026 writes 1-50 (DOMAIN.md 7). */
+		add_error(c, "the first category must start at 0 or 1, not %d", lo);
+	} else if (n > 1 && lo != prev_hi + 1) {
+		add_error(c, "low %d does not follow category %d's high %d", lo, n - 1, prev_hi);
+	} else if (!hi_ok || hi < lo) {
 		add_error(c, "high '%s' is not an integer %d..%d or empty (open-ended)", f[3], lo, IAQI_MAX);
-		return;
-	}
-	if (f[4][0] == 0) {
+	} else if (f[4][0] == 0) {
 		add_error(c, "the name is empty");
-		return;
-	}
-	if (!colour_ok(f[5])) {
+	} else if (!colour_ok(f[5])) {
 		add_error(c, "colour '%s' is not R,G,B with each 0..255", f[5]);
-		return;
+	} else {
+		k->name = dup_str(c, f[4]);
+		if (k->name != NULL)
+			k->colour = dup_str(c, f[5]);
 	}
-	category *k = &r->cat[r->ncat];
-	k->lo = lo;
-	k->hi = hi;
-	if ((k->name = dup_str(c, f[4])) == NULL || (k->colour = dup_str(c, f[5])) == NULL)
-		return;
-	r->ncat++;
 }
 
 /* missing,any | missing,above,<n> | primary,above,<n>; f has three
@@ -597,17 +591,18 @@ static void finish_table(load_ctx *c, tbl *t, const pending_rule *pr)
 		bool early = r->top[col] < r->nlev - 1;
 		char b[32];
 		c->line = t->rule_line[col];
-		if (early && r->rule[col].act == ACT_NONE) {
+		if (early && t->rule_line[col] == 0) {
 			er_fx_format(r->bp[col][r->top[col]], b, sizeof b);
-			add_error(c, "%s ends at %s (IAQI %d) but has no rule row for what is above it",
-				  col_names[col], b, r->level[r->top[col]]);
+			add_error(c, "%s ends at %s (IAQI %d) but has no rule row for what is above it", col_names[col],
+				  b, r->level[r->top[col]]);
 			continue;
 		}
 		if (r->rule[col].act == ACT_NONE)
-			continue;
+			continue; /* no rule, or a wrong one (reported) */
 		if (!early) {
-			add_error(c, "%s is defined up to the top row: a rule applies only to a column that ends "
-				     "early",
+			add_error(c,
+				  "%s is defined up to the top row: a rule applies only to a column that ends "
+				  "early",
 				  col_names[col]);
 			continue;
 		}
@@ -626,6 +621,27 @@ static void finish_table(load_ctx *c, tbl *t, const pending_rule *pr)
 			add_error(c, "iaqi %d is above the top IAQI %d", r->rule[col].arg, r->level[r->nlev - 1]);
 	}
 }
+
+/* The sections of a table file (README.md) and their fields: grid rows
+ * have one field per header field; `least` < `arity` where a field may be
+ * left out (missing,any). */
+enum { S_NAME, S_SOURCE, S_UNIT, S_BREAKPOINT, S_ROUND, S_KIND, S_RULE, S_MISSING, S_PRIMARY, S_CATEGORY };
+typedef struct section {
+	const char *name;
+	int id, arity, least;
+} section;
+static const section sections[] = {
+    {"name", S_NAME, 2, 2},
+    {"source", S_SOURCE, 2, 2},
+    {"unit", S_UNIT, GRID_FIELDS, GRID_FIELDS},
+    {"breakpoint", S_BREAKPOINT, GRID_FIELDS, GRID_FIELDS},
+    {"round", S_ROUND, GRID_FIELDS, GRID_FIELDS},
+    {"kind", S_KIND, GRID_FIELDS, GRID_FIELDS},
+    {"rule", S_RULE, 5, 5},
+    {"missing", S_MISSING, 3, 2},
+    {"primary", S_PRIMARY, 3, 3},
+    {"category", S_CATEGORY, 6, 6},
+};
 
 /* Splits buf (NUL-terminated, len bytes) into lines in place and reads the
  * table into t->r. Blank lines and lines starting with '#' are comments;
@@ -665,73 +681,61 @@ static void parse_table(load_ctx *c, tbl *t, char *buf, size_t len)
 			continue;
 		}
 		if (nf < 0) {
-			add_error(c, "malformed CSV (unterminated quote, text after a closing quote, or more than %d "
-				     "fields)",
+			add_error(c,
+				  "malformed CSV (unterminated quote, text after a closing quote, or more than %d "
+				  "fields)",
 				  MAX_FIELDS);
 			continue;
 		}
-		const char *s = f[0];
-		bool grid = strcmp(s, "breakpoint") == 0 || strcmp(s, "unit") == 0 || strcmp(s, "round") == 0 ||
-			    strcmp(s, "kind") == 0;
-		int arity = grid ? GRID_FIELDS
-			    : strcmp(s, "name") == 0 || strcmp(s, "source") == 0 ? 2
-			    : strcmp(s, "rule") == 0                              ? 5
-			    : strcmp(s, "category") == 0                          ? 6
-			    : strcmp(s, "missing") == 0 || strcmp(s, "primary") == 0 ? 3
-										     : 0;
-		if (arity == 0) {
-			add_error(c, "unknown section '%s' (breakpoint, unit, round, kind, rule, missing, primary, "
-				     "category, name, source)",
-				  s);
+		const section *sec = NULL;
+		for (size_t i = 0; i < sizeof sections / sizeof sections[0] && sec == NULL; i++)
+			if (strcmp(f[0], sections[i].name) == 0)
+				sec = &sections[i];
+		if (sec == NULL) {
+			add_error(c,
+				  "unknown section '%s' (name, source, unit, breakpoint, round, kind, rule, missing, "
+				  "primary, category)",
+				  f[0]);
 			continue;
 		}
-		if (grid && nf != GRID_FIELDS) {
-			add_error(c, "%d fields, a %s row has %d (one per header field)", nf, s, GRID_FIELDS);
+		if (sec->arity == GRID_FIELDS && nf != GRID_FIELDS) {
+			add_error(c, "%d fields, a %s row has %d (one per header field)", nf, sec->name, GRID_FIELDS);
 			continue;
 		}
-		/* missing,any has two fields, missing,above,100 three */
-		int least = strcmp(s, "missing") == 0 ? 2 : arity;
-		if (!grid) {
-			if (nf < least) {
-				add_error(c, "%d fields, a %s row has %d", nf, s, arity);
-				continue;
-			}
-			if (!extra_empty(c, f, nf, arity, s))
-				continue;
+		if (nf < sec->least) {
+			add_error(c, "%d fields, a %s row has %d", nf, sec->name, sec->arity);
+			continue;
 		}
-		if (strcmp(s, "breakpoint") == 0) {
-			row_breakpoint(c, t, f);
-		} else if (strcmp(s, "unit") == 0) {
-			row_unit(c, t, f);
-		} else if (strcmp(s, "round") == 0) {
-			row_round(c, t, f);
-		} else if (strcmp(s, "kind") == 0) {
-			row_kind(c, t, f);
-		} else if (strcmp(s, "rule") == 0) {
-			row_rule(c, t, f, pr);
-		} else if (strcmp(s, "category") == 0) {
-			row_category(c, t, f);
-		} else if (strcmp(s, "missing") == 0 || strcmp(s, "primary") == 0) {
-			bool miss = s[0] == 'm';
-			char empty[1] = "";
-			char *g[3] = {f[0], f[1], nf > 2 ? f[2] : empty};
-			row_threshold(c, miss ? &t->missing_line : &t->primary_line, s, g, miss,
-				      miss ? &t->r->na_above : &t->r->primary_above);
-		} else if (strcmp(s, "name") == 0) {
+		if (!extra_empty(c, f, nf, sec->arity, sec->name))
+			continue;
+		char empty[1] = "";
+		char *g[3] = {f[0], f[1], nf > 2 ? f[2] : empty}; /* missing,any: no third field */
+		switch (sec->id) {
+		case S_BREAKPOINT: row_breakpoint(c, t, f); break;
+		case S_UNIT: row_unit(c, t, f); break;
+		case S_ROUND: row_round(c, t, f); break;
+		case S_KIND: row_kind(c, t, f); break;
+		case S_RULE: row_rule(c, t, f, pr); break;
+		case S_CATEGORY: row_category(c, t, f); break;
+		case S_MISSING: row_threshold(c, &t->missing_line, "missing", g, true, &t->r->na_above); break;
+		case S_PRIMARY: row_threshold(c, &t->primary_line, "primary", g, false, &t->r->primary_above); break;
+		case S_NAME:
 			if (!once(c, &t->name_line, "name"))
-				continue;
+				break;
 			if (strcmp(f[1], t->want_name) != 0)
 				add_error(c, "name '%s' is not '%s', the name rulesets.csv gives this file", f[1],
 					  t->want_name);
 			else
 				t->r->name = dup_str(c, f[1]);
-		} else {
+			break;
+		case S_SOURCE:
 			if (!once(c, &t->source_line, "source"))
-				continue;
+				break;
 			if (f[1][0] == 0)
 				add_error(c, "source is empty: say where the values come from");
 			else
 				t->r->source = dup_str(c, f[1]);
+			break;
 		}
 		if (c->oom)
 			return;

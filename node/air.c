@@ -30,7 +30,7 @@
 
 #define NPOL 6
 #define MAX_STATIONS 256
-#define MAX_DAYS 400 /* a year and a bit: the longest range a request may span */
+#define MAX_DAYS 800 /* two years and a bit: the longest range a request may span */
 
 /* pollutant index -> carrier, and the AQI columns of its values */
 static const int pol_carrier[NPOL] = {AGG_PM25, AGG_PM10, AGG_O3, AGG_NO2, AGG_SO2, AGG_CO};

@@ -4,7 +4,7 @@
 set -eu
 pkgs="build-essential pkg-config libzmq3-dev liblmdb-dev lmdb-utils \
 libprotobuf-c-dev protobuf-c-compiler libxxhash-dev libbenchmark-dev \
-libck-dev libmicrohttpd-dev libinih-dev libcmocka-dev"
+libck-dev libmicrohttpd-dev libinih-dev libcmocka-dev python3"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

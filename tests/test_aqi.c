@@ -24,10 +24,10 @@
 #include "er.h"
 #include "aqi.h"
 
-#define MU     1000000LL          /* micro-units per ug/m3 (or mg/m3) */
-#define CST    (8 * 3600)         /* China Standard Time, +08:00 */
+#define MU     1000000LL  /* micro-units per ug/m3 (or mg/m3) */
+#define CST    (8 * 3600) /* China Standard Time, +08:00 */
 #define ERRLEN 8192
-#define NLEV   8                  /* DOMAIN.md 7 rows: IAQI 0 .. 500 */
+#define NLEV   8 /* DOMAIN.md 7 rows: IAQI 0 .. 500 */
 #define BIT(c) (1u << (c))
 
 /* ---- the DOMAIN.md 7 tables, typed by hand (integers: every breakpoint
@@ -35,6 +35,8 @@
 
 static const int LEVEL[NLEV] = {0, 50, 100, 150, 200, 300, 400, 500};
 
+/* One column a line, as DOMAIN.md lists them. */
+/* clang-format off */
 static const int BP12[AQI_NCOL][NLEV] = {
     [AQI_SO2_24H] = {0, 50, 150, 475, 800, 1600, 2100, 2620},
     [AQI_SO2_1H] = {0, 150, 500, 650, 800, -1, -1, -1},
@@ -62,6 +64,7 @@ static const int BP26[AQI_NCOL][NLEV] = {
     [AQI_O3_8H] = {0, 100, 160, 215, 265, 800, -1, -1},
     [AQI_PM25_24H] = {0, 35, 60, 115, 150, 250, 350, 500},
 };
+/* clang-format on */
 
 /* ---- helpers ---- */
 
@@ -194,8 +197,8 @@ static void expect_iaqi(const agg_aqi_rules *r, int col, int64_t micro, int want
 {
 	int got = iaqi(r, col, micro);
 	if (got != want)
-		fail_msg("%s %s at %lld micro (%s): IAQI %d, expected %d", agg_aqi_rules_name(r),
-			 agg_aqi_col_name(col), (long long)micro, why, got, want);
+		fail_msg("%s %s at %lld micro (%s): IAQI %d, expected %d", agg_aqi_rules_name(r), agg_aqi_col_name(col),
+			 (long long)micro, why, got, want);
 }
 
 static void expect_enoent(const agg_aqi_rules *r, int col, int64_t micro)
@@ -203,8 +206,8 @@ static void expect_enoent(const agg_aqi_rules *r, int col, int64_t micro)
 	int v = -7;
 	int rc = agg_iaqi(r, col, (agg_conc){micro, 1}, &v);
 	if (rc != ER_ENOENT || v != -7)
-		fail_msg("%s %s at %lld micro: rc %d IAQI %d, expected ER_ENOENT and untouched",
-			 agg_aqi_rules_name(r), agg_aqi_col_name(col), (long long)micro, rc, v);
+		fail_msg("%s %s at %lld micro: rc %d IAQI %d, expected ER_ENOENT and untouched", agg_aqi_rules_name(r),
+			 agg_aqi_col_name(col), (long long)micro, rc, v);
 }
 
 static void set(agg_aqi_input *in, int col, int64_t micro)
@@ -336,25 +339,25 @@ static void test_interior_values(void **state)
 		int64_t micro;
 		int want;
 	} v[] = {
-	    {AQI_SO2_24H, 100 * MU, 75},    /* 50 + 50 x 50/100 = 75 (the 1h column would give 34) */
-	    {AQI_SO2_24H, 200 * MU, 108},   /* 100 + 50 x 50/325 = 107.7 -> 108 */
-	    {AQI_SO2_24H, 1000 * MU, 225},  /* 200 + 100 x 200/800 = 225 */
-	    {AQI_SO2_1H, 300 * MU, 72},     /* 50 + 50 x 150/350 = 71.4 -> 72 */
-	    {AQI_SO2_1H, 700 * MU, 167},    /* 150 + 50 x 50/150 = 166.7 -> 167 */
-	    {AQI_NO2_24H, 60 * MU, 75},     /* 50 + 50 x 20/40 = 75 */
-	    {AQI_NO2_24H, 400 * MU, 243},   /* 200 + 100 x 120/285 = 242.1 -> 243 */
-	    {AQI_NO2_1H, 150 * MU, 75},     /* 50 + 50 x 50/100 = 75 */
-	    {AQI_NO2_1H, 3000 * MU, 388},   /* 300 + 100 x 660/750 = 388 */
-	    {AQI_PM10_24H, 550 * MU, 450},  /* 400 + 100 x 50/100 = 450 */
-	    {AQI_CO_24H, 3 * MU, 75},       /* 50 + 50 x 1/2 = 75 */
-	    {AQI_CO_24H, 50 * MU, 417},     /* 400 + 100 x 2/12 = 416.7 -> 417 */
-	    {AQI_CO_1H, 7500000, 75},       /* 50 + 50 x 2.5/5 = 75 */
-	    {AQI_CO_1H, 100 * MU, 334},     /* 300 + 100 x 10/30 = 333.3 -> 334 */
-	    {AQI_O3_1H, 180 * MU, 75},      /* 50 + 50 x 20/40 = 75 */
-	    {AQI_O3_1H, 1100 * MU, 450},    /* 400 + 100 x 100/200 = 450 */
-	    {AQI_O3_8H, 130 * MU, 75},      /* 50 + 50 x 30/60 = 75 */
-	    {AQI_O3_8H, 240 * MU, 175},     /* 150 + 50 x 25/50 = 175 */
-	    {AQI_PM25_24H, 300 * MU, 350},  /* 300 + 100 x 50/100 = 350 */
+	    {AQI_SO2_24H, 100 * MU, 75},   /* 50 + 50 x 50/100 = 75 (the 1h column would give 34) */
+	    {AQI_SO2_24H, 200 * MU, 108},  /* 100 + 50 x 50/325 = 107.7 -> 108 */
+	    {AQI_SO2_24H, 1000 * MU, 225}, /* 200 + 100 x 200/800 = 225 */
+	    {AQI_SO2_1H, 300 * MU, 72},    /* 50 + 50 x 150/350 = 71.4 -> 72 */
+	    {AQI_SO2_1H, 700 * MU, 167},   /* 150 + 50 x 50/150 = 166.7 -> 167 */
+	    {AQI_NO2_24H, 60 * MU, 75},    /* 50 + 50 x 20/40 = 75 */
+	    {AQI_NO2_24H, 400 * MU, 243},  /* 200 + 100 x 120/285 = 242.1 -> 243 */
+	    {AQI_NO2_1H, 150 * MU, 75},    /* 50 + 50 x 50/100 = 75 */
+	    {AQI_NO2_1H, 3000 * MU, 388},  /* 300 + 100 x 660/750 = 388 */
+	    {AQI_PM10_24H, 550 * MU, 450}, /* 400 + 100 x 50/100 = 450 */
+	    {AQI_CO_24H, 3 * MU, 75},      /* 50 + 50 x 1/2 = 75 */
+	    {AQI_CO_24H, 50 * MU, 417},    /* 400 + 100 x 2/12 = 416.7 -> 417 */
+	    {AQI_CO_1H, 7500000, 75},      /* 50 + 50 x 2.5/5 = 75 */
+	    {AQI_CO_1H, 100 * MU, 334},    /* 300 + 100 x 10/30 = 333.3 -> 334 */
+	    {AQI_O3_1H, 180 * MU, 75},     /* 50 + 50 x 20/40 = 75 */
+	    {AQI_O3_1H, 1100 * MU, 450},   /* 400 + 100 x 100/200 = 450 */
+	    {AQI_O3_8H, 130 * MU, 75},     /* 50 + 50 x 30/60 = 75 */
+	    {AQI_O3_8H, 240 * MU, 175},    /* 150 + 50 x 25/50 = 175 */
+	    {AQI_PM25_24H, 300 * MU, 350}, /* 300 + 100 x 50/100 = 350 */
 	};
 	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
 		expect_iaqi(R12, v[i].col, v[i].micro, v[i].want, "interior");
@@ -362,8 +365,8 @@ static void test_interior_values(void **state)
 
 /* Values where (IH - IL)/(BH - BL) x (C - BL) + IL is an exact integer but
  * the same expression in doubles lands a hair above it, so ceil() of the
- * double is one too high (checked with the double expression: 56, 204,
- * 405, 151). */
+ * double is one too high (evaluated in doubles they give 56, 204 and
+ * 405). */
 static void test_exact_not_double(void **state)
 {
 	(void)state;
@@ -408,10 +411,11 @@ static void test_2026_rounding(void **state)
 	/* CO 1h rounds too: 5.05 -> 5.0 (even) = 50; 5.15 -> 5.2: 50 + 50 x 0.2/5 = 52 */
 	assert_int_equal(iaqi(R26, AQI_CO_1H, 5050000), 50);
 	assert_int_equal(iaqi(R26, AQI_CO_1H, 5150000), 52);
-	/* A ug column rounds to whole ug, not to 0.1: NO2 24h 40.05 -> 40 = 50;
-	 * rounding to 0.1 would give 40.0 too, so also 40.55 -> 41: 50 + 50 x 1/40
-	 * = 51.25 -> 52 (40.6 would give 50.75 -> 51) */
+	/* A ug column rounds to whole ug: NO2 24h 40.55 -> 41: 50 + 50 x 1/40 =
+	 * 51.25 -> 52 (rounded to 40.6 it would be 50.75 -> 51; 2012 keeps
+	 * 40.55: 50.69 -> 51) */
 	assert_int_equal(iaqi(R26, AQI_NO2_24H, 40550000), 52);
+	assert_int_equal(iaqi(R12, AQI_NO2_24H, 40550000), 51);
 	/* The undefined cells after rounding: SO2 1h 800.5 -> 800 (even) = 200,
 	 * 801.5 -> 802: undefined; 2012 800.5 is undefined as it stands. */
 	assert_int_equal(iaqi(R26, AQI_SO2_1H, 800500000), 200);
@@ -477,15 +481,15 @@ static void test_hourly_columns(void **state)
 	(void)state;
 	agg_aqi_input in = {0};
 
-	set(&in, AQI_SO2_1H, 10 * MU);    /* 50 x 10/150 = 3.3 -> 4 */
-	set(&in, AQI_NO2_1H, 150 * MU);   /* 75 */
-	set(&in, AQI_CO_1H, 1 * MU);      /* 50 x 1/5 = 10 */
-	set(&in, AQI_O3_1H, 150 * MU);    /* 50 x 150/160 = 46.9 -> 47 */
-	set(&in, AQI_O3_8H, 170 * MU);    /* 110 */
-	set(&in, AQI_PM10_24H, 50 * MU);  /* the hour's PM10: 50 */
-	set(&in, AQI_PM25_24H, 35 * MU);  /* 50 */
-	set(&in, AQI_SO2_24H, 500 * MU);  /* not an hourly column (SO2 1h <= 800): ignored */
-	set(&in, AQI_NO2_24H, 500 * MU);  /* ignored */
+	set(&in, AQI_SO2_1H, 10 * MU);   /* 50 x 10/150 = 3.3 -> 4 */
+	set(&in, AQI_NO2_1H, 150 * MU);  /* 75 */
+	set(&in, AQI_CO_1H, 1 * MU);     /* 50 x 1/5 = 10 */
+	set(&in, AQI_O3_1H, 150 * MU);   /* 50 x 150/160 = 46.9 -> 47 */
+	set(&in, AQI_O3_8H, 170 * MU);   /* 110 */
+	set(&in, AQI_PM10_24H, 50 * MU); /* the hour's PM10: 50 */
+	set(&in, AQI_PM25_24H, 35 * MU); /* 50 */
+	set(&in, AQI_SO2_24H, 500 * MU); /* not an hourly column (SO2 1h <= 800): ignored */
+	set(&in, AQI_NO2_24H, 500 * MU); /* ignored */
 	agg_aqi_result res = compute(R12, AGG_AQI_HOURLY, &in);
 	assert_int_equal(res.aqi, 110);
 	assert_false(res.na);
@@ -659,18 +663,12 @@ static void test_categories(void **state)
 		int aqi, cat;
 		const char *name, *colour;
 	} v[] = {
-	    {0, 1, "excellent (优)", "0,228,0"},
-	    {50, 1, "excellent (优)", "0,228,0"},
-	    {51, 2, "good (良)", "255,255,0"},
-	    {100, 2, "good (良)", "255,255,0"},
-	    {101, 3, "light (轻度污染)", "255,126,0"},
-	    {150, 3, "light (轻度污染)", "255,126,0"},
-	    {151, 4, "moderate (中度污染)", "255,0,0"},
-	    {200, 4, "moderate (中度污染)", "255,0,0"},
-	    {201, 5, "heavy (重度污染)", "153,0,76"},
-	    {300, 5, "heavy (重度污染)", "153,0,76"},
-	    {301, 6, "severe (严重污染)", "126,0,35"},
-	    {500, 6, "severe (严重污染)", "126,0,35"},
+	    {0, 1, "excellent (优)", "0,228,0"},        {50, 1, "excellent (优)", "0,228,0"},
+	    {51, 2, "good (良)", "255,255,0"},          {100, 2, "good (良)", "255,255,0"},
+	    {101, 3, "light (轻度污染)", "255,126,0"},  {150, 3, "light (轻度污染)", "255,126,0"},
+	    {151, 4, "moderate (中度污染)", "255,0,0"}, {200, 4, "moderate (中度污染)", "255,0,0"},
+	    {201, 5, "heavy (重度污染)", "153,0,76"},   {300, 5, "heavy (重度污染)", "153,0,76"},
+	    {301, 6, "severe (严重污染)", "126,0,35"},  {500, 6, "severe (严重污染)", "126,0,35"},
 	};
 	const agg_aqi_rules *sets[2] = {R12, R26};
 
@@ -681,8 +679,8 @@ static void test_categories(void **state)
 			if (cat != v[i].cat || name == NULL || strcmp(name, v[i].name) != 0 || colour == NULL ||
 			    strcmp(colour, v[i].colour) != 0)
 				fail_msg("%s AQI %d: category %d '%s' '%s', expected %d '%s' '%s'",
-					 agg_aqi_rules_name(sets[s]), v[i].aqi, cat, name ? name : "", colour ? colour : "",
-					 v[i].cat, v[i].name, v[i].colour);
+					 agg_aqi_rules_name(sets[s]), v[i].aqi, cat, name ? name : "",
+					 colour ? colour : "", v[i].cat, v[i].name, v[i].colour);
 		}
 		assert_int_equal(agg_aqi_category(sets[s], -1, NULL, NULL), ER_EINVAL);
 		assert_int_equal(agg_aqi_category(sets[s], 100, NULL, NULL), 2); /* NULL outs are fine */
@@ -702,11 +700,21 @@ static void test_categories(void **state)
 	assert_int_equal(res.aqi, 51);
 	assert_int_equal(res.category, 2);
 	assert_string_equal(res.category_name, "good (良)");
-	/* 2026: an AQI of 0 (everything rounds to 0) is still excellent */
-	set(&in, AQI_PM25_24H, 400000); /* 0.4 -> 0 */
+	/* 2026: an AQI of 0 (every hourly value rounds to 0: 0.4 ug/m3 -> 0,
+	 * CO 0.04 mg/m3 -> 0.0) is still excellent, though 2026 writes 1-50 */
+	memset(&in, 0, sizeof in);
+	set(&in, AQI_SO2_1H, 400000);
+	set(&in, AQI_NO2_1H, 400000);
+	set(&in, AQI_CO_1H, 40000);
+	set(&in, AQI_O3_1H, 400000);
+	set(&in, AQI_PM10_24H, 400000);
+	set(&in, AQI_PM25_24H, 400000);
 	res = compute(R26, AGG_AQI_HOURLY, &in);
+	assert_false(res.na);
 	assert_int_equal(res.aqi, 0);
+	assert_int_equal(res.primary, 0);
 	assert_int_equal(res.category, 1);
+	assert_string_equal(res.category_name, "excellent (优)");
 }
 
 static void test_primary(void **state)
@@ -799,8 +807,8 @@ static void test_na_rule(void **state)
 	assert_false(res.na);
 	assert_int_equal(res.aqi, 90);
 	assert_int_equal(res.iaqi[AQI_PM25_24H], 15);
-	/* an unused column does not stand in for a missing one: 2026 daily
-	 * with the hourly PM2.5 column... there is none; O3 1h for O3 8h */
+	/* a column the kind does not use does not stand in for a missing
+	 * one: 2026 daily with O3 1h but no O3 8h (MDA8) */
 	in = day_without_pm25(72 * MU);
 	set(&in, AQI_PM25_24H, 10 * MU);
 	in.have[AQI_O3_8H] = false;
@@ -915,11 +923,12 @@ static const char *const BASE[] = {
     /* 24 */ "category,5,201,300,heavy (重度污染),\"153,0,76\"",
     /* 25 */ "category,6,301,,severe (严重污染),\"126,0,35\"",
 };
-#define NBASE ((int)(sizeof BASE / sizeof BASE[0]))
+#define NBASE   ((int)(sizeof BASE / sizeof BASE[0]))
+#define GRID    12 /* fields of the header and of a breakpoint row */
 #define SETS_OK "name,file,valid_from,valid_to\nT1,t1.csv,2000-01-01,\n"
 
 /* BASE with line `line` (1-based; 0: none) replaced by `with` (NULL:
- * dropped), and `name` (when not NULL) instead of "name,T1". */
+ * a comment; text with a newline adds lines), malloc'd. */
 static char *base_with(int line, const char *with)
 {
 	size_t cap = 8192, n = 0;
@@ -961,20 +970,12 @@ static void test_load_custom(void **state)
 	assert_string_equal(agg_aqi_rules_name(r), "T1");
 	assert_int_equal(iaqi(r, AQI_PM25_24H, 75 * MU), 100);
 	agg_aqi_free(a);
-	free(t);
 
-	/* a third rule set is a new file and a new row: T2 with the 2026
-	 * NA rule on 2012 values, after a gap */
-	t = base_with(18, "missing,above,100");
-	t = realloc(t, strlen(t) + 1);
-	write_file(dir, "t2.csv", t);
-	free(t);
-	t = base_with(3, "name,T2");
-	write_file(dir, "t2.csv", t);
-	free(t);
-	t = base_with(0, NULL);
+	/* a third rule set is a new file and a new row: T2, the 2012 values
+	 * with the 2026 NA rule, after a gap */
 	char *t2 = base_with(18, "missing,above,100");
 	char *p = strstr(t2, "name,T1");
+	assert_non_null(p);
 	p[6] = '2';
 	write_file(dir, "t2.csv", t2);
 	free(t2);
@@ -991,7 +992,8 @@ static void test_load_custom(void **state)
 	assert_string_equal(agg_aqi_rules_name(r2), "T2");
 	assert_null(agg_aqi_rules_for(a, at("2010-06-01T00:00:00Z"), 0)); /* the gap */
 	/* a dropped term counts as missing: SO2 1h > 800 without SO2 24h
-	 * and NO2 1h 180 (50 + 50 x 80/100 = 90): T1 publishes 90, T2 NA */
+	 * and NO2 1h 180 (50 + 50 x 80/100 = 90), the rest 1 ug/m3 (or
+	 * mg/m3; CO 1h 1 -> 10): T1 publishes 90, T2 says NA */
 	agg_aqi_input in = {0};
 	set(&in, AQI_SO2_1H, 900 * MU);
 	set(&in, AQI_NO2_1H, 180 * MU);
@@ -1004,13 +1006,15 @@ static void test_load_custom(void **state)
 	assert_int_equal(res.aqi, 90);
 	res = compute(r2, AGG_AQI_HOURLY, &in);
 	assert_true(res.na);
-	set(&in, AQI_SO2_24H, 200 * MU); /* 108 */
+	assert_int_equal(res.aqi, -1);
+	set(&in, AQI_SO2_24H, 200 * MU); /* 108: present now, and above 100 */
 	res = compute(r2, AGG_AQI_HOURLY, &in);
+	assert_false(res.na);
 	assert_int_equal(res.aqi, 108);
 	agg_aqi_free(a);
 
 	/* spreadsheet output: a byte-order mark, CRLF, rows padded with
-	 * empty fields, a trailing slash on the folder */
+	 * empty fields to the header's 12, a trailing slash on the folder */
 	size_t cap = 16384, n = 0;
 	char *ss = malloc(cap);
 	assert_non_null(ss);
@@ -1019,10 +1023,13 @@ static void test_load_custom(void **state)
 		const char *l = BASE[i];
 		int commas = 0;
 		for (const char *q = l; *q; q++)
-			commas += *q == ',' && l[0] != 'c'; /* categories hold quoted commas: not padded */
+			commas += *q == ',';
 		n += (size_t)snprintf(ss + n, cap - n, "%s", l);
-		if (l[0] != '#' && l[0] != 'c')
-			for (; commas < 11; commas++)
+		/* categories hold quoted commas; they are padded by one */
+		if (strncmp(l, "category", 8) == 0)
+			n += (size_t)snprintf(ss + n, cap - n, ",");
+		else if (l[0] != '#')
+			for (; commas < GRID - 1; commas++)
 				n += (size_t)snprintf(ss + n, cap - n, ",");
 		n += (size_t)snprintf(ss + n, cap - n, "\r\n");
 	}
@@ -1036,6 +1043,9 @@ static void test_load_custom(void **state)
 		fail_msg("%s", err);
 	r = agg_aqi_rules_for(a, at("2020-01-01T00:00:00Z"), 0);
 	assert_int_equal(iaqi(r, AQI_SO2_24H, 100 * MU), 75);
+	const char *colour = NULL;
+	assert_int_equal(agg_aqi_category(r, 51, NULL, &colour), 2);
+	assert_string_equal(colour, "255,255,0");
 	agg_aqi_free(a);
 }
 
@@ -1048,59 +1058,69 @@ static void test_load_errors(void **state)
 		const char *sets; /* rulesets.csv; NULL: SETS_OK */
 		const char *where, *reason;
 	} bad[] = {
-	    {8, "breakpoint,100,150,500,80,200,150,4,10,200,160,30", NULL, "t1.csv:8: ",
-	     "pm25_24h 30 is not above the previous row's 35 (line 7)"},
-	    {12, "breakpoint,400,2100,900,750,3090,500,48,120,1000,,350", NULL, "t1.csv:12: ",
-	     "so2_1h '900' follows an empty cell"},
+	    {8, "breakpoint,100,150,500,80,200,150,4,10,200,160,30", NULL,
+	     "t1.csv:8: ", "pm25_24h 30 is not above the previous row's 35 (line 7)"},
+	    {12, "breakpoint,400,2100,900,750,3090,500,48,120,1000,,350", NULL,
+	     "t1.csv:12: ", "so2_1h '900' follows an empty cell"},
 	    {16, NULL, NULL, "t1.csv: ", "so2_1h ends at 800 (IAQI 200) but has no rule row"},
 	    {17, "rule,o3_8h,810,use,o3_1h", NULL, "t1.csv:17: ", "threshold 810 is not o3_8h's last breakpoint 800"},
 	    {16, "rule,so2_1h,800,use,o3_8h", NULL, "t1.csv:16: ", "so2_1h uses o3_8h, which ends early itself"},
 	    {16, "rule,so2_1h,800,iaqi,600", NULL, "t1.csv:16: ", "iaqi 600 is above the top IAQI 500"},
 	    {16, "rule,so2_1h,800,drop,", NULL, "t1.csv:16: ", "action 'drop' is not use"},
 	    {3, "name,T2", NULL, "t1.csv:3: ", "name 'T2' is not 'T1'"},
-	    {18, "missng,any", NULL, "t1.csv:18: ", "unknown section 'missng'"},
+	    {18, "missing,any\nmissng,any", NULL, "t1.csv:19: ", "unknown section 'missng'"},
 	    {18, NULL, NULL, "t1.csv: ", "no missing row"},
 	    {18, "missing,above", NULL, "t1.csv:18: ", "missing above '' is not an integer"},
-	    {19, "primary,above", NULL, "t1.csv:19: ", "2 fields, a primary row has 3"},
+	    {19, "primary,above,50\nprimary,above", NULL, "t1.csv:20: ", "2 fields, a primary row has 3"},
 	    {20, "category,1,0,50,excellent (优),\"0,228\"", NULL, "t1.csv:20: ", "colour '0,228' is not R,G,B"},
-	    {21, "category,2,52,100,good (良),\"255,255,0\"", NULL, "t1.csv:21: ",
-	     "low 52 does not follow category 1's high 50"},
+	    {21, "category,2,52,100,good (良),\"255,255,0\"", NULL,
+	     "t1.csv:21: ", "low 52 does not follow category 1's high 50"},
 	    {22, "category,4,101,150,light,\"255,126,0\"", NULL, "t1.csv:22: ", "category '4' is not 3"},
 	    {25, "category,6,301,400,severe,\"126,0,35\"", NULL, "t1.csv: ", "the categories end at 400"},
-	    {5, "unit,,ug/m3,ug/m3,ug/m3,ug/m3,ug/m3,ug/m3,mg/m3,ug/m3,ug/m3,ug/m3", NULL, "t1.csv:5: ",
-	     "co_24h unit 'ug/m3' is not mg/m3"},
+	    {5, "unit,,ug/m3,ug/m3,ug/m3,ug/m3,ug/m3,ug/m3,mg/m3,ug/m3,ug/m3,ug/m3", NULL,
+	     "t1.csv:5: ", "co_24h unit 'ug/m3' is not mg/m3"},
 	    {14, "kind,hourly,,y,,x,x,,x,x,x,x", NULL, "t1.csv:14: ", "so2_1h 'y' is not x"},
-	    {14, "kind,weekly,,x,,x,x,,x,x,x,x", NULL, "t1.csv:14: ", "kind 'weekly' is not hourly or daily"},
+	    {14, "kind,hourly,,x,,x,x,,x,x,x,x\nkind,weekly,,x,,x,x,,x,x,x,x", NULL,
+	     "t1.csv:15: ", "kind 'weekly' is not hourly or daily"},
 	    {15, "kind,daily,,,,,,,,,,", NULL, "t1.csv:15: ", "kind daily uses no column"},
 	    {2, "section,key,so2_24h,so2_1h,no2_24h,no2_1h,pm10_24h,co_24h,co_1h,o3_1h,o3_8h,pm2.5_24h", NULL,
 	     "t1.csv:2: ", "header must be"},
 	    {7, "breakpoint,50,50,150,40,100,50,2,5,160,100", NULL, "t1.csv:7: ", "11 fields, a breakpoint row has 12"},
 	    {6, "breakpoint,0,1,0,0,0,0,0,0,0,0,0", NULL, "t1.csv:6: ", "so2_24h '1': IAQI 0 is at concentration 0"},
-	    {9, "breakpoint,150,475,650,180,700,250,14.0000001,35,300,215,115", NULL, "t1.csv:9: ",
-	     "co_24h '14.0000001' is not a concentration"},
-	    {13, "breakpoint,500,2620,,940,3840,-600,60,150,1200,,500", NULL, "t1.csv:13: ",
-	     "pm10_24h '-600' is not a concentration"},
-	    {9, "breakpoint,100,475,650,180,700,250,14,35,300,215,115", NULL, "t1.csv:9: ",
-	     "IAQI 100 is not above the previous row's 100 (line 8)"},
+	    {9, "breakpoint,150,475,650,180,700,250,14.0000001,35,300,215,115", NULL,
+	     "t1.csv:9: ", "co_24h '14.0000001' is not a concentration"},
+	    {13, "breakpoint,500,2620,,940,3840,-600,60,150,1200,,500", NULL,
+	     "t1.csv:13: ", "pm10_24h '-600' is not a concentration"},
+	    {9, "breakpoint,100,475,650,180,700,250,14,35,300,215,115", NULL,
+	     "t1.csv:9: ", "IAQI 100 is not above the previous row's 100 (line 8)"},
 	    {4, "source,", NULL, "t1.csv:4: ", "source is empty"},
-	    {4, "source,a,b", NULL, "t1.csv:4: ", "field 3 is not empty"},
-	    {4, "name,T1", NULL, "t1.csv:4: ", "a second name row (the first is line 3)"},
-	    {4, "source,\"unterminated", NULL, "t1.csv:4: ", "malformed CSV"},
+	    {4, "source,test\nsource,a,b", NULL, "t1.csv:5: ", "field 3 is not empty"},
+	    {4, "source,test\nname,T1", NULL, "t1.csv:5: ", "a second name row (the first is line 3)"},
+	    {4, "source,test\nsource,\"unterminated", NULL, "t1.csv:5: ", "malformed CSV"},
+	    {17, "rule,o3_8h,800,use,o3_1h\nrule,pm25_24h,500,iaqi,500", NULL,
+	     "t1.csv:18: ", "pm25_24h is defined up to the top row"},
+	    {17, "rule,o3_8h,800,use,o3_1h\nrule,o3_8h,800,use,o3_1h", NULL,
+	     "t1.csv:18: ", "a second rule for o3_8h (the first is line 17)"},
+	    {20, "category,1,2,50,excellent,\"0,228,0\"", NULL, "t1.csv:20: ", "must start at 0 or 1, not 2"},
+	    {23, "category,4,151,,moderate,\"255,0,0\"", NULL, "t1.csv:24: ", "category 5 follows an open-ended one"},
+	    {7, "breakpoint,50,50,150,40,100,,2,5,160,100,35", NULL,
+	     "t1.csv:7: ", "pm10_24h is empty: every column needs breakpoints at the first two rows"},
+	    {7, "breakpoint,x,50,150,40,100,50,2,5,160,100,35", NULL, "t1.csv:7: ", "IAQI 'x' is not an integer"},
 	    /* rulesets.csv */
-	    {0, NULL, "name,file,valid_from,valid_to\nT1,t1.csv,2026-02-30,\n", "rulesets.csv:2: ",
-	     "valid_from '2026-02-30' is not a date"},
-	    {0, NULL, "name,file,valid_from,valid_to\nT1,t1.csv,2020-01-01,2020-01-01\n", "rulesets.csv:2: ",
-	     "valid_to 2020-01-01 is not after valid_from 2020-01-01"},
+	    {0, NULL, "name,file,valid_from,valid_to\nT1,t1.csv,2026-02-30,\n",
+	     "rulesets.csv:2: ", "valid_from '2026-02-30' is not a date"},
+	    {0, NULL, "name,file,valid_from,valid_to\nT1,t1.csv,2020-01-01,2020-01-01\n",
+	     "rulesets.csv:2: ", "valid_to 2020-01-01 is not after valid_from 2020-01-01"},
 	    {0, NULL, "name,file,valid_from,valid_to\nT1,t1.csv,2000-01-01,\nT2,t1.csv,2020-01-01,\n",
 	     "rulesets.csv:3: ", "[2020-01-01, open) overlaps line 2 [2000-01-01, open)"},
 	    {0, NULL, "name,file,valid_from,valid_to\nT1,t1.csv,2000-01-01,2001-01-01\nT1,t1.csv,2001-01-01,\n",
 	     "rulesets.csv:3: ", "name 'T1' is already line 2"},
-	    {0, NULL, "name,file,valid_from,valid_to\nT1,../t1.csv,2000-01-01,\n", "rulesets.csv:2: ",
-	     "file '../t1.csv' is not a file name in this folder"},
+	    {0, NULL, "name,file,valid_from,valid_to\nT1,../t1.csv,2000-01-01,\n",
+	     "rulesets.csv:2: ", "file '../t1.csv' is not a file name in this folder"},
 	    {0, NULL, "name,file,from,to\nT1,t1.csv,2000-01-01,\n", "rulesets.csv:1: ", "header must be"},
 	    {0, NULL, "# nothing\nname,file,valid_from,valid_to\n", "rulesets.csv: ", "no rule sets"},
-	    {0, NULL, "name,file,valid_from,valid_to\nT1,t1.csv,2000-01-01\n", "rulesets.csv:2: ",
-	     "3 fields, expected 4"},
+	    {0, NULL, "name,file,valid_from,valid_to\nT1,t1.csv,2000-01-01\n",
+	     "rulesets.csv:2: ", "3 fields, expected 4"},
 	};
 	const char *dir = tmpdir();
 	char err[ERRLEN];
