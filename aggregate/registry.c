@@ -86,8 +86,10 @@ static const char *headers[AGG_F_COUNT] = {
 	"code,name",
 	"code,name,district,industry",
 	"code,enterprise,carrier,unit,mode,capacity,max_per_hour,purpose,interval_s",
-	"code,name,district,pollutants,evaluation",
+	"code,name,district,pollutants,evaluation,interval_s",
 };
+/* The stations header before interval_s: still read, as hourly readings. */
+static const char station_header_v1[] = "code,name,district,pollutants,evaluation";
 
 const char *agg_registry_header(int file)
 {
@@ -435,8 +437,10 @@ static void canon_row(const agg_head *h, char *buf)
 		csv_put(&w, end, s->code, false);
 		csv_put(&w, end, s->name, false);
 		csv_put(&w, end, s->district->code, false);
+		snprintf(num[0], sizeof num[0], "%d", (int)s->interval_s);
 		csv_put(&w, end, pol, false);
-		csv_put(&w, end, s->evaluation ? "yes" : "no", true);
+		csv_put(&w, end, s->evaluation ? "yes" : "no", false);
+		csv_put(&w, end, num[0], true);
 		break;
 	}
 	case AGG_SERIES: {
@@ -668,13 +672,14 @@ static void parse_meter(import_ctx *c, char **f)
 	stage(c, &m->h);
 }
 
-static void parse_station(import_ctx *c, char **f)
+static void parse_station(import_ctx *c, char **f, int nf)
 {
 	const agg_head *d;
 	agg_station *s;
 	uint64_t pol = 0;
 	bool eval;
 	char list[256], *tok, *save;
+	long interval = 3600;
 
 	if (bad_name(c, f[1]))
 		return;
@@ -701,6 +706,15 @@ static void parse_station(import_ctx *c, char **f)
 		eval = false;
 	else
 		return add_error(c, "evaluation '%s' is not yes or no", f[4]);
+	if (nf > 5 && f[5][0] != 0) {
+		char *endp;
+		errno = 0;
+		interval = strtol(f[5], &endp, 10);
+		/* a reading averages a whole part of the hour: 60 s minute data,
+		 * 300, 900, ... 3600 s hourly values */
+		if (errno != 0 || *endp != 0 || interval < 1 || interval > 3600 || 3600 % interval != 0)
+			return add_error(c, "interval_s '%s' must divide 3600 (60 for minute data, 3600 hourly)", f[5]);
+	}
 	if ((d = need(c, AGG_DISTRICT, f[2], "district")) == NULL)
 		return;
 	s = calloc(1, sizeof *s);
@@ -713,6 +727,7 @@ static void parse_station(import_ctx *c, char **f)
 	s->name = dup_field(f[1]);
 	s->pollutants = pol;
 	s->evaluation = eval;
+	s->interval_s = (int32_t)interval;
 	stage(c, &s->h);
 }
 
@@ -730,7 +745,7 @@ static agg_series *station_series(const agg_station *s, int pollutant)
 	m->mode = AGG_INSTANT;
 	m->carrier = (uint8_t)pollutant;
 	m->purpose = AGG_FUEL;
-	m->interval_s = 3600;
+	m->interval_s = s->interval_s;
 	m->station = s;
 	m->code = strdup(code);
 	if (m->code == NULL) {
@@ -745,7 +760,7 @@ static agg_series *station_series(const agg_station *s, int pollutant)
 static void parse_file(import_ctx *c, int file, const char *text)
 {
 	char *buf, *line, *next, *f[MAX_FIELDS];
-	int nf, want = file == AGG_F_DISTRICTS ? 2 : file == AGG_F_ENTERPRISES ? 4 : file == AGG_F_METERS ? 9 : 5;
+	int nf, want = file == AGG_F_DISTRICTS ? 2 : file == AGG_F_ENTERPRISES ? 4 : file == AGG_F_METERS ? 9 : 6;
 	bool header = false;
 
 	if (text == NULL || text[0] == 0)
@@ -777,7 +792,9 @@ static void parse_file(import_ctx *c, int file, const char *text)
 					strncat(got, ",", sizeof got - strlen(got) - 1);
 				strncat(got, f[i], sizeof got - strlen(got) - 1);
 			}
-			if (strcmp(got, want_h) != 0) {
+			if (file == AGG_F_STATIONS && strcmp(got, station_header_v1) == 0) {
+				want = 5;
+			} else if (strcmp(got, want_h) != 0) {
 				add_error(c, "header must be '%s'", want_h);
 				break;
 			}
@@ -803,7 +820,7 @@ static void parse_file(import_ctx *c, int file, const char *text)
 		case AGG_F_DISTRICTS: parse_district(c, f); break;
 		case AGG_F_ENTERPRISES: parse_enterprise(c, f); break;
 		case AGG_F_METERS: parse_meter(c, f); break;
-		case AGG_F_STATIONS: parse_station(c, f); break;
+		case AGG_F_STATIONS: parse_station(c, f, nf); break;
 		}
 	}
 	if (!header && c->res->nerrors == 0) {

@@ -13,7 +13,9 @@
  *   districts.csv   code,name
  *   enterprises.csv code,name,district,industry
  *   meters.csv      code,enterprise,carrier,unit,mode,capacity,max_per_hour,purpose,interval_s
- *   stations.csv    code,name,district,pollutants,evaluation
+ *   stations.csv    code,name,district,pollutants,evaluation,interval_s
+ *                   (interval_s may be left out: the five-column header
+ *                   of earlier files still loads, with hourly readings)
  */
 #ifndef AGG_REGISTRY_H
 #define AGG_REGISTRY_H
@@ -89,6 +91,7 @@ typedef struct agg_station {
 	const char *code, *name;
 	uint64_t pollutants; /* bit (carrier - AGG_PM25) per pollutant */
 	bool evaluation;
+	int32_t interval_s; /* the averaging period of one reading: 3600 hourly, 60 minute data */
 } agg_station;
 
 /* The last accepted reading of a cumulative meter. Written only by the

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "client.h"
 #include "itutil.h"
 
 #include <signal.h>
@@ -67,10 +68,54 @@ static void test_air_statistics_match_independent_computation(void **state)
 	assert_int_equal(sh("python3 tests/air_check.py check '%s' '%s' '%s'", file, bin ? bin : "build", D.control), 0);
 }
 
+/* Minute data: a station registered with interval_s 60. An hour with 44
+ * minutes of readings is not a valid hourly value, one with 45 is
+ * (GB 3095 / HJ 663: >= 45 minutes), and its value is their mean. */
+static void test_minute_data_validity(void **state)
+{
+	(void)state;
+	char path[800], st[800], out[800], cmd[2048], text[4096];
+	pb_msg req = {.type = PB_REGISTRY_IMPORT}, rep;
+	req.u.registry_import.stations_csv = "code,name,district,pollutants,evaluation,interval_s\n"
+					     "SM1,Minute station,D01,pm25,no,60\n";
+	req.u.registry_import.origin = ";;;minute.csv";
+	assert_int_equal(ing_request(D.control, &req, 10000, &rep), 0);
+	assert_true(rep.u.registry_reply.ok);
+	pb_msg_fini(&rep);
+	snprintf(path, sizeof path, "%s/minute.csv", it_tmpdir());
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("series,time,value\n", f);
+	/* 10:00-11:00: 44 readings of 30; 11:00-12:00: 45 readings, 40 and 50 alternating */
+	for (int m = 1; m <= 44; m++)
+		fprintf(f, "SM1:pm25,2025-06-01T10:%02d:00+08:00,30\n", m);
+	for (int m = 1; m <= 45; m++)
+		fprintf(f, "SM1:pm25,2025-06-01T%02d:%02d:00+08:00,%d\n", m == 60 ? 12 : 11, m % 60, m % 2 ? 40 : 50);
+	fclose(f);
+	snprintf(st, sizeof st, "%s/minute.state", it_tmpdir());
+	snprintf(out, sizeof out, "%s/minute.out", it_tmpdir());
+	const char *push[] = {"push", "--endpoint", D.listen, "--state", st, "--quiet", path, NULL};
+	assert_int_equal(it_wait(it_ecoroll_bg(push, out)), 0);
+	const char *bin = getenv("ECOROLL_BIN");
+	snprintf(cmd, sizeof cmd,
+		 "'%s/ecoroll' air hourly --station SM1 --from 2025-06-01T10:00 --to 2025-06-01T12:00 --control '%s' > '%s'",
+		 bin ? bin : "build", D.control, out);
+	assert_int_equal(sh("%s", cmd), 0);
+	f = fopen(out, "r");
+	assert_non_null(f);
+	size_t n = fread(text, 1, sizeof text - 1, f);
+	text[n] = 0;
+	fclose(f);
+	/* 10:00 has no valid value: no row; 11:00: (23 x 40 + 22 x 50) / 45 = 44.888... -> 44.9 */
+	assert_null(strstr(text, "2025-06-01 10:00"));
+	assert_non_null(strstr(text, "2025-06-01 11:00  44.9"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_air_statistics_match_independent_computation),
+		cmocka_unit_test(test_minute_data_validity),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -620,7 +620,7 @@ static void test_reimport_identical(void **state)
 				 H_STA "S1,Station,D1,pm25,yes\n", NULL, NULL, &res),
 			 ER_EINVAL);
 	assert_int_equal(res.nerrors, 2);
-	assert_string_equal(res.errors[0], "stations.csv:2: 'S1' is already registered as 'S1,Station,D1,pm25;pm10,yes'; "
+	assert_string_equal(res.errors[0], "stations.csv:2: 'S1' is already registered as 'S1,Station,D1,pm25;pm10,yes,3600'; "
 					   "changing a registered entry is not supported");
 	assert_string_equal(res.errors[1], "meters.csv:2: 'M1' is already registered as "
 					   "'M1,E1,electricity,kWh,cumulative,999999,200,fuel,900'; "
@@ -713,7 +713,7 @@ static void test_persist_rows(void **state)
 		{AGG_DISTRICT, "D1", "D1,District One"},
 		{AGG_DISTRICT, "D2", "D2,\"Two, South\""},
 		{AGG_ENTERPRISE, "E1", "E1,\"Big, \"\"Quoted\"\" Co\",D2,C26"},
-		{AGG_STATION, "S1", "S1,Station One,D1,pm25;pm10,yes"},
+		{AGG_STATION, "S1", "S1,Station One,D1,pm25;pm10,yes,3600"},
 		{AGG_SERIES, "M1", "M1,E1,electricity,kWh,cumulative,999999,200,fuel,900"},
 		{AGG_SERIES, "M2", "M2,E1,pv,kWh,interval,,,renewable,3600"},
 	};
@@ -746,7 +746,8 @@ static void test_persist_rows(void **state)
 	 * entries: accepted, nothing new, persist not called */
 	const char *dis = tu_str("%s%s\n%s\n", H_DIS, want[0].row, want[1].row);
 	const char *ent = tu_str("%s%s\n", H_ENT, want[2].row);
-	const char *sta = tu_str("%s%s\n", H_STA, want[3].row);
+	/* canonical station rows carry interval_s: the six-column header */
+	const char *sta = tu_str("%s%s\n", "code,name,district,pollutants,evaluation,interval_s\n", want[3].row);
 	const char *met = tu_str("%s%s\n%s\n", H_MET, want[4].row, want[5].row);
 	memset(&log, 0, sizeof log);
 	assert_int_equal(import4(r, dis, ent, met, sta, persist_cb, &log, &res), 0);
@@ -901,7 +902,7 @@ static void test_names_and_parsers(void **state)
 	assert_null(agg_carrier_name(10));
 	assert_string_equal(agg_purpose_name(AGG_FEEDSTOCK), "feedstock");
 	assert_string_equal(agg_mode_name(AGG_INTERVAL), "interval");
-	assert_string_equal(agg_registry_header(AGG_F_STATIONS), "code,name,district,pollutants,evaluation");
+	assert_string_equal(agg_registry_header(AGG_F_STATIONS), "code,name,district,pollutants,evaluation,interval_s");
 	assert_null(agg_registry_header(AGG_F_COUNT));
 	assert_int_equal(agg_read_file(tu_str("%s/no-such-file.csv", tu_tmpdir()), &(char *){NULL}), ER_EIO);
 }
@@ -1073,9 +1074,44 @@ static void test_many_fields_message(void **state)
 		fail_msg("got '%s', want a field-count error", msg);
 }
 
+/* interval_s: minute data, a bad period, and the five-column header of
+ * earlier files (hourly). */
+static void test_station_interval(void **state)
+{
+	(void)state;
+	agg_registry *r;
+	agg_import_result res;
+	assert_int_equal(agg_registry_new(NULL, &r), 0);
+	assert_int_equal(import4(r, H_DIS "D1,One\n", NULL, NULL,
+				 "code,name,district,pollutants,evaluation,interval_s\n"
+				 "S1,Minute,D1,pm25,yes,60\nS2,Old,D1,pm25,yes,\nS3,Bad,D1,pm25,yes,7\n",
+				 NULL, NULL, &res),
+			 ER_EINVAL);
+	assert_int_equal(res.nerrors, 1);
+	assert_string_equal(res.errors[0], "stations.csv:4: interval_s '7' must divide 3600 (60 for minute data, 3600 hourly)");
+	agg_import_result_fini(&res);
+	assert_int_equal(import4(r, H_DIS "D1,One\n", NULL, NULL,
+				 "code,name,district,pollutants,evaluation,interval_s\n"
+				 "S1,Minute,D1,pm25,yes,60\nS2,Default,D1,pm25,yes,\n",
+				 NULL, NULL, &res),
+			 0);
+	agg_import_result_fini(&res);
+	assert_int_equal(import4(r, NULL, NULL, NULL, H_STA "S3,Legacy,D1,pm10,no\n", NULL, NULL, &res), 0);
+	agg_import_result_fini(&res);
+	const agg_series *m = agg_registry_series(r, er_key("S1:pm25", 7));
+	assert_non_null(m);
+	assert_int_equal(m->interval_s, 60);
+	m = agg_registry_series(r, er_key("S2:pm25", 7));
+	assert_int_equal(m->interval_s, 3600);
+	m = agg_registry_series(r, er_key("S3:pm10", 7));
+	assert_int_equal(m->interval_s, 3600);
+	agg_registry_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_station_interval),
 		cmocka_unit_test_setup_teardown(test_sample_counts, sample_setup, sample_teardown),
 		cmocka_unit_test_setup_teardown(test_sample_lookups, sample_setup, sample_teardown),
 		cmocka_unit_test_setup_teardown(test_sample_every_meter, sample_setup, sample_teardown),
