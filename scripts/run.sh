@@ -34,10 +34,11 @@ stop
 export ECOROLL_ENDPOINT=tcp://127.0.0.1:7100
 export ECOROLL_CONTROL=tcp://127.0.0.1:7101
 "$B/ecorolld" -c conf/ecoroll.ini --pidfile "$PIDFILE" >>"$VAR/ecorolld.log" 2>&1 &
+pid=$!
 i=0
 until "$B/ecoroll" status >/dev/null 2>&1; do
 	i=$((i + 1))
-	if [ $i -gt 100 ]; then
+	if ! kill -0 "$pid" 2>/dev/null || [ $i -gt 100 ]; then
 		echo "run: ecorolld did not start; see $VAR/ecorolld.log:" >&2
 		tail -n 20 "$VAR/ecorolld.log" >&2
 		exit 1

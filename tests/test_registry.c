@@ -115,7 +115,7 @@ static uint32_t pollutant_series(const char *text)
 			header = true;
 			continue;
 		}
-		assert_int_equal(er_csv_split(line, f, 8), 5);
+		assert_int_equal(er_csv_split(line, f, 8), 6); /* with interval_s */
 		n++;
 		for (char *c = f[3]; *c; c++)
 			n += *c == ';';
