@@ -67,8 +67,14 @@ echo
 echo "== Meter M-E0101-EL01 by day"
 "$B/ecoroll" query --meter M-E0101-EL01 --res day
 echo
-echo "== Station S01 PM2.5 by day"
-"$B/ecoroll" query --meter S01:pm25 --res day
+echo "== Enterprise E0101 this month: energy in tce"
+"$B/ecoroll" query --enterprise E0101 --res month --unit tce --from 2026-11-01 --to 2026-12-01
+echo
+echo "== Station S01: daily AQI (HJ 633-2026)"
+"$B/ecoroll" air daily --station S01 --from 2026-11-01 --to 2026-11-03
+echo
+echo "== The city's air in 2026 so far (two days of data: not yet a valid year)"
+"$B/ecoroll" air annual --city --year 2026
 echo
 "$B/ecoroll" status | head -n 12
 echo
