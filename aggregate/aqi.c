@@ -110,54 +110,13 @@ static int col_parse(const char *s)
 
 /* ---- errors: "file:line: reason", one a line, the first few kept ---- */
 
-typedef struct load_ctx {
-	char *err;
-	size_t errlen, errpos;
-	int nerr;
-	bool oom;
-	const char *path; /* the file being read */
-	uint32_t line;    /* 0: the file as a whole */
-} load_ctx;
+/* The shared error collector (er.h): "file:line: reason" lines. */
+typedef er_errs load_ctx;
+#define add_error er_errs_add
 
-static void add_error(load_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void add_error(load_ctx *c, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (++c->nerr > AGG_AQI_MAX_ERRORS || c->errlen == 0 || c->errpos + 1 >= c->errlen)
-		return; /* still counted, for the closing "more" line */
-	char *p = c->err + c->errpos;
-	size_t room = c->errlen - c->errpos;
-	if (c->line > 0)
-		n = snprintf(p, room, "%s%s:%u: ", c->nerr > 1 ? "\n" : "", c->path, (unsigned)c->line);
-	else
-		n = snprintf(p, room, "%s%s: ", c->nerr > 1 ? "\n" : "", c->path);
-	if (n > 0)
-		c->errpos += (size_t)n < room ? (size_t)n : room - 1;
-	if (c->errpos + 1 >= c->errlen)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(c->err + c->errpos, c->errlen - c->errpos, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		c->errpos += (size_t)n < c->errlen - c->errpos ? (size_t)n : c->errlen - c->errpos - 1;
-}
-
-/* ---- small parsers ---- */
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-	int64_t q = a / b;
-	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-/* The local day holding instant t, with t taken apart before the offset is
- * added so that no t overflows (as energy.c). */
 static int64_t local_day(int64_t t, int offset_s)
 {
-	return t / DAY_S + floor_div(t % DAY_S + offset_s, DAY_S);
+	return er_local_day(t, offset_s);
 }
 
 /* A local date YYYY-MM-DD, nothing else, read at offset 0: a day number
@@ -173,7 +132,7 @@ static int parse_day(const char *s, int64_t *day)
 			return ER_EINVAL;
 	if (er_time_parse(s, 10, 0, &t) != 0) /* rejects month 13, 30 February, ... */
 		return ER_EINVAL;
-	*day = floor_div(t, DAY_S);
+	*day = er_local_day(t, 0);
 	return 0;
 }
 
@@ -472,7 +431,7 @@ static void row_rule(load_ctx *c, tbl *t, char **f, pending_rule *pr)
 static void row_category(load_ctx *c, tbl *t, char **f)
 {
 	agg_aqi_rules *r = t->r;
-	int n = r->ncat + 1, num, lo, hi;
+	int n = r->ncat + 1, num = 0, lo = 0, hi = 0;
 	bool open_before = r->ncat > 0 && r->cat[r->ncat - 1].hi == INT_MAX;
 
 	if (r->ncat == MAX_CATS) {
@@ -978,7 +937,7 @@ done:
 
 int agg_aqi_load(const char *dir, agg_aqi **out, char *err, size_t errlen)
 {
-	load_ctx c = {.err = err, .errlen = err ? errlen : 0};
+	load_ctx c = {.err = err, .errlen = err ? errlen : 0, .max = AGG_AQI_MAX_ERRORS};
 	agg_aqi *a = NULL;
 	char *path = NULL, *buf = NULL;
 	size_t len = 0;

@@ -77,55 +77,13 @@ static uint32_t factor_key(int carrier, int k2)
 
 /* ---- errors: "file:line: reason", one a line, the first few kept ---- */
 
-typedef struct load_ctx {
-	char *err;
-	size_t errlen, errpos;
-	int nerr;
-	bool oom;
-	const char *path; /* the file being read */
-	uint32_t line;    /* 0: the file as a whole */
-} load_ctx;
+/* The shared error collector (er.h): "file:line: reason" lines. */
+typedef er_errs load_ctx;
+#define add_error er_errs_add
 
-static void add_error(load_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void add_error(load_ctx *c, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (++c->nerr > AGG_ENERGY_MAX_ERRORS || c->errlen == 0 || c->errpos + 1 >= c->errlen)
-		return; /* still counted, for the closing "more" line */
-	char *p = c->err + c->errpos;
-	size_t room = c->errlen - c->errpos;
-	if (c->line > 0)
-		n = snprintf(p, room, "%s%s:%u: ", c->nerr > 1 ? "\n" : "", c->path, (unsigned)c->line);
-	else
-		n = snprintf(p, room, "%s%s: ", c->nerr > 1 ? "\n" : "", c->path);
-	if (n > 0)
-		c->errpos += (size_t)n < room ? (size_t)n : room - 1;
-	if (c->errpos + 1 >= c->errlen)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(c->err + c->errpos, c->errlen - c->errpos, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		c->errpos += (size_t)n < c->errlen - c->errpos ? (size_t)n : c->errlen - c->errpos - 1;
-}
-
-/* ---- parsing ---- */
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-	int64_t q = a / b;
-	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-/* The local day holding instant t: floor((t + offset_s) / DAY_S), with t
- * taken apart (truncating) before the offset is added, so that no t, not
- * even INT64_MIN, overflows. */
 static int64_t local_day(int64_t t, int offset_s)
 {
-	return t / DAY_S + floor_div(t % DAY_S + offset_s, DAY_S);
+	return er_local_day(t, offset_s);
 }
 
 static const char *day_text(int64_t day, char *buf, size_t cap)
@@ -449,7 +407,7 @@ void agg_energy_free(agg_energy *e)
 
 int agg_energy_load(const char *dir, agg_energy **out, char *err, size_t errlen)
 {
-	load_ctx c = {.err = err, .errlen = err ? errlen : 0};
+	load_ctx c = {.err = err, .errlen = err ? errlen : 0, .max = AGG_ENERGY_MAX_ERRORS};
 	agg_energy *e = NULL;
 	XXH3_state_t *st = NULL;
 	char *path = NULL;

@@ -371,6 +371,36 @@ size_t er_time_format(int64_t t, int offset_s, char *buf, size_t cap)
 	return n < 0 ? 0 : (size_t)n;
 }
 
+int64_t er_local_day(int64_t t, int offset_s)
+{
+	/* t is taken apart before the offset is added, so no t overflows */
+	return t / 86400 + floor_div(t % 86400 + offset_s, 86400);
+}
+
+void er_errs_add(er_errs *c, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (++c->nerr > c->max || c->errlen == 0 || c->errpos + 1 >= c->errlen)
+		return; /* still counted, for the closing "more" line */
+	char *p = c->err + c->errpos;
+	size_t room = c->errlen - c->errpos;
+	if (c->line > 0)
+		n = snprintf(p, room, "%s%s:%u: ", c->nerr > 1 ? "\n" : "", c->path, (unsigned)c->line);
+	else
+		n = snprintf(p, room, "%s%s: ", c->nerr > 1 ? "\n" : "", c->path);
+	if (n > 0)
+		c->errpos += (size_t)n < room ? (size_t)n : room - 1;
+	if (c->errpos + 1 >= c->errlen)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(c->err + c->errpos, c->errlen - c->errpos, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		c->errpos += (size_t)n < c->errlen - c->errpos ? (size_t)n : c->errlen - c->errpos - 1;
+}
+
 /* ---- CSV ---- */
 
 int er_csv_split(char *line, char **fields, int max)

@@ -79,6 +79,24 @@ int er_offset_parse(const char *s, int *out);
  * or more than max fields. */
 int er_csv_split(char *line, char **fields, int max);
 
+/* The local day number (days since 1970-01-01 in the city's calendar) of
+ * instant t at offset_s, without overflow for any int64 t. */
+int64_t er_local_day(int64_t t, int offset_s);
+
+/* Collects "path:line: reason" errors, newline-separated, into a caller
+ * buffer, up to max of them (the rest are only counted, for a closing
+ * "... and N more" line by the caller). line 0 names the whole file. The
+ * table loaders share it. */
+typedef struct er_errs {
+	char *err;
+	size_t errlen, errpos;
+	int nerr, max;
+	bool oom;
+	const char *path;
+	uint32_t line;
+} er_errs;
+void er_errs_add(er_errs *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Logging to stderr with a timestamp; level 0 error, 1 warning, 2 info,
  * 3 debug. er_log_level is set from the config or the command line. */
 enum { ER_LOG_ERROR = 0, ER_LOG_WARN = 1, ER_LOG_INFO = 2, ER_LOG_DEBUG = 3 };
