@@ -111,11 +111,55 @@ static void test_minute_data_validity(void **state)
 	assert_non_null(strstr(text, "2025-06-01 11:00  44.9"));
 }
 
+/* HJ 633-2012: an SO2 1h concentration above 800 has no IAQI of its own;
+ * the SO2 24-hour mean's IAQI is reported in its place. 23 hours of 100
+ * and one of 900: the 24-hour mean is 3200/24 = 133.33..., whose IAQI is
+ * 50 + ceil(50 x 83.33... / 100) = 50 + ceil(41.66...) = 92. */
+static void test_so2_special_rule_2012(void **state)
+{
+	(void)state;
+	char path[800], st[800], out[800], text[4096];
+	pb_msg req = {.type = PB_REGISTRY_IMPORT}, rep;
+	req.u.registry_import.stations_csv = "code,name,district,pollutants,evaluation,interval_s\n"
+					     "SX1,Smelter fence,D03,so2,no,3600\n";
+	assert_int_equal(ing_request(D.control, &req, 10000, &rep), 0);
+	assert_true(rep.u.registry_reply.ok);
+	pb_msg_fini(&rep);
+	snprintf(path, sizeof path, "%s/so2.csv", it_tmpdir());
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("series,time,value\n", f);
+	for (int k = 1; k <= 24; k++) /* readings close the hours 12:00 .. 11:00 */
+		fprintf(f, "SX1:so2,%lld,%d\n", 1748750400LL /* 2025-06-01T12:00+08:00 */ + k * 3600LL,
+			k == 24 ? 900 : 100);
+	fclose(f);
+	snprintf(st, sizeof st, "%s/so2.state", it_tmpdir());
+	snprintf(out, sizeof out, "%s/so2.out", it_tmpdir());
+	const char *push[] = {"push", "--endpoint", D.listen, "--state", st, "--quiet", path, NULL};
+	assert_int_equal(it_wait(it_ecoroll_bg(push, out)), 0);
+	const char *bin = getenv("ECOROLL_BIN");
+	assert_int_equal(sh("'%s/ecoroll' air hourly --station SX1 --from 2025-06-02T11:00 --to 2025-06-02T12:00 "
+			    "--control '%s' > '%s'",
+			    bin ? bin : "build", D.control, out),
+			 0);
+	f = fopen(out, "r");
+	assert_non_null(f);
+	size_t n = fread(text, 1, sizeof text - 1, f);
+	text[n] = 0;
+	fclose(f);
+	assert_non_null(strstr(text, "2025-06-02 11:00"));
+	assert_non_null(strstr(text, "900.0"));
+	assert_non_null(strstr(text, " 92 "));
+	assert_non_null(strstr(text, "so2_24h"));
+	assert_non_null(strstr(text, "HJ 633-2012"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_air_statistics_match_independent_computation),
 		cmocka_unit_test(test_minute_data_validity),
+		cmocka_unit_test(test_so2_special_rule_2012),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
