@@ -32,57 +32,6 @@ static const char air_help[] =
 	"--from/--to take local dates or times (default offset +08:00); --year a\n"
 	"calendar year (annual needs it).\n";
 
-static void print_table(const pb_table *t)
-{
-	size_t *w = calloc(t->ncols ? t->ncols : 1, sizeof *w);
-	if (w == NULL)
-		return;
-	for (size_t c = 0; c < t->ncols; c++)
-		w[c] = strlen(t->columns[c]);
-	for (size_t r = 0; r < t->nrows; r++)
-		for (size_t c = 0; c < t->ncols; c++)
-			if (strlen(t->cells[r * t->ncols + c]) > w[c])
-				w[c] = strlen(t->cells[r * t->ncols + c]);
-	for (size_t c = 0; c < t->ncols; c++)
-		printf("%s%-*s", c ? "  " : "", c + 1 == t->ncols ? 0 : (int)w[c], t->columns[c]);
-	putchar('\n');
-	for (size_t r = 0; r < t->nrows; r++) {
-		for (size_t c = 0; c < t->ncols; c++)
-			printf("%s%-*s", c ? "  " : "", c + 1 == t->ncols ? 0 : (int)w[c], t->cells[r * t->ncols + c]);
-		putchar('\n');
-	}
-	for (size_t i = 0; i < t->nnotes; i++)
-		printf("%s: %s\n", t->notes[i].name, t->notes[i].value);
-	free(w);
-}
-
-static void print_json(const pb_table *t)
-{
-	fputs("{\"title\":", stdout);
-	cli_json_str(stdout, t->title);
-	fputs(",\"rows\":[", stdout);
-	for (size_t r = 0; r < t->nrows; r++) {
-		fputs(r ? ",\n{" : "\n{", stdout);
-		for (size_t c = 0; c < t->ncols; c++) {
-			if (c)
-				putchar(',');
-			cli_json_str(stdout, t->columns[c]);
-			putchar(':');
-			cli_json_str(stdout, t->cells[r * t->ncols + c]);
-		}
-		putchar('}');
-	}
-	fputs("\n],\"notes\":{", stdout);
-	for (size_t i = 0; i < t->nnotes; i++) {
-		if (i)
-			putchar(',');
-		cli_json_str(stdout, t->notes[i].name);
-		putchar(':');
-		cli_json_str(stdout, t->notes[i].value);
-	}
-	puts("}}");
-}
-
 int cli_air(int argc, char **argv)
 {
 	enum { O_CONTROL = 256, O_STATION, O_DISTRICT, O_CITY, O_FROM, O_TO, O_YEAR, O_OFFSET, O_JSON };
@@ -150,10 +99,7 @@ int cli_air(int argc, char **argv)
 		fprintf(stderr, "ecoroll air: %s\n", rep.type == PB_TABLE ? rep.u.table.error : "unexpected reply");
 		goto done;
 	}
-	if (json)
-		print_json(&rep.u.table);
-	else
-		print_table(&rep.u.table);
+	cli_print_table(&rep.u.table, json);
 	ret = CLI_EXIT_OK;
 done:
 	pb_msg_fini(&rep);

@@ -43,6 +43,7 @@ int cli_reload(int argc, char **argv);
 int cli_econ(int argc, char **argv);
 int cli_intensity(int argc, char **argv);
 int cli_air(int argc, char **argv);
+int cli_benchmark(int argc, char **argv);
 
 /* $ECOROLL_ENDPOINT / $ECOROLL_CONTROL when set and not empty, else the
  * defaults above. */
@@ -61,6 +62,11 @@ void cli_getopt_reset(void);
 bool cli_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 /* A UTC offset ("+08:00", "-03:30", "Z") in seconds; false when bad. */
 bool cli_parse_offset(const char *s, int *out);
+
+/* Prints a table reply: aligned text with its notes, or one JSON object
+ * {"title", "rows": [{column: cell}], "notes": {name: value}}. */
+struct pb_table;
+void cli_print_table(const struct pb_table *t, bool json);
 
 /* Writes s as a JSON string, quotes included. */
 void cli_json_str(FILE *f, const char *s);

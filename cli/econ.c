@@ -238,3 +238,65 @@ done:
 	pb_msg_fini(&rep);
 	return ret;
 }
+
+static const char benchmark_help[] =
+	"usage: ecoroll benchmark [--control EP] --industry CODE --period P [--scope S]\n"
+	"                         [--method M] [--kind K] [--json]\n"
+	"\n"
+	"Efficiency benchmarking (能效对标, DOMAIN.md 9): the enterprises of one industry\n"
+	"(GB/T 4754 code; a prefix ranks a wider group) ranked by energy intensity (tce\n"
+	"per 10^4 yuan of value added, or of output value with --kind output) for a\n"
+	"period, with rank (ties share one), percentile (100 best), the industry\n"
+	"median and the gaps to the configured benchmark (标杆) and baseline (基准)\n"
+	"of energy.dir/benchmarks.csv; enterprises worse than the baseline are marked\n"
+	"for use restriction. Enterprises without a denominator are listed unranked.\n";
+
+int cli_benchmark(int argc, char **argv)
+{
+	enum { O_CONTROL = 256, O_IND, O_PERIOD, O_SCOPE, O_METHOD, O_KIND, O_JSON };
+	static const struct option lo[] = {
+		{"control", required_argument, NULL, O_CONTROL}, {"industry", required_argument, NULL, O_IND},
+		{"period", required_argument, NULL, O_PERIOD},	 {"scope", required_argument, NULL, O_SCOPE},
+		{"method", required_argument, NULL, O_METHOD},	 {"kind", required_argument, NULL, O_KIND},
+		{"json", no_argument, NULL, O_JSON},		 {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *control = cli_control_default();
+	pb_msg req = {.type = PB_BENCHMARK_REQUEST}, rep;
+	pb_benchmark_request *q = &req.u.benchmark_request;
+	bool json = false;
+	int c, rc, ret = CLI_EXIT_FATAL;
+
+	*q = (pb_benchmark_request){"", "", "", "", ""};
+	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+		switch (c) {
+		case O_CONTROL: control = optarg; break;
+		case O_IND: q->industry = optarg; break;
+		case O_PERIOD: q->period = optarg; break;
+		case O_SCOPE: q->scope = optarg; break;
+		case O_METHOD: q->method = optarg; break;
+		case O_KIND: q->kind = optarg; break;
+		case O_JSON: json = true; break;
+		case 'h': fputs(benchmark_help, stdout); return CLI_EXIT_OK;
+		default: return cli_bad_option("benchmark", c, argv);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("benchmark", "unexpected argument '%s'", argv[optind]);
+	if (q->industry[0] == 0 || q->period[0] == 0)
+		return cli_usage_error("benchmark", "--industry and --period are needed");
+	rc = ing_request(control, &req, TIMEOUT_MS, &rep);
+	if (rc != 0) {
+		fprintf(stderr, "ecoroll benchmark: no reply from %s (%s; is ecorolld running?)\n", control,
+			er_strerror(rc));
+		return CLI_EXIT_FATAL;
+	}
+	if (rep.type != PB_TABLE || !rep.u.table.ok) {
+		fprintf(stderr, "ecoroll benchmark: %s\n", rep.type == PB_TABLE ? rep.u.table.error : "unexpected reply");
+	} else {
+		cli_print_table(&rep.u.table, json);
+		ret = CLI_EXIT_OK;
+	}
+	pb_msg_fini(&rep);
+	return ret;
+}

@@ -35,6 +35,7 @@ static const char usage_text[] = "usage: ecoroll [--help] [--version] COMMAND [A
 				 "  econ       econ import: value added, output value, GDP (10^4 yuan)\n"
 				 "  intensity  energy and water intensity of an entity for a period\n"
 				 "  air        air quality: hourly, daily, monthly, annual (AQI, HJ 633)\n"
+				 "  benchmark  rank an industry's enterprises by energy intensity\n"
 				 "\n"
 				 "'ecoroll COMMAND --help' describes a command.\n"
 				 "\n"
@@ -53,8 +54,69 @@ static const struct command {
     {"push", cli_push},     {"query", cli_query},       {"registry", cli_registry},
     {"status", cli_status}, {"generate", cli_generate}, {"events", cli_events},
     {"replace", cli_replace}, {"reload", cli_reload}, {"econ", cli_econ}, {"intensity", cli_intensity},
-    {"air", cli_air},
+    {"air", cli_air}, {"benchmark", cli_benchmark},
 };
+
+/* ---- tables (air, benchmark) ---- */
+
+static void print_text_table(const pb_table *t)
+{
+	size_t *w = calloc(t->ncols ? t->ncols : 1, sizeof *w);
+	if (w == NULL)
+		return;
+	for (size_t c = 0; c < t->ncols; c++)
+		w[c] = strlen(t->columns[c]);
+	for (size_t r = 0; r < t->nrows; r++)
+		for (size_t c = 0; c < t->ncols; c++)
+			if (strlen(t->cells[r * t->ncols + c]) > w[c])
+				w[c] = strlen(t->cells[r * t->ncols + c]);
+	for (size_t c = 0; c < t->ncols; c++)
+		printf("%s%-*s", c ? "  " : "", c + 1 == t->ncols ? 0 : (int)w[c], t->columns[c]);
+	putchar('\n');
+	for (size_t r = 0; r < t->nrows; r++) {
+		for (size_t c = 0; c < t->ncols; c++)
+			printf("%s%-*s", c ? "  " : "", c + 1 == t->ncols ? 0 : (int)w[c], t->cells[r * t->ncols + c]);
+		putchar('\n');
+	}
+	for (size_t i = 0; i < t->nnotes; i++)
+		printf("%s: %s\n", t->notes[i].name, t->notes[i].value);
+	free(w);
+}
+
+static void print_json_table(const pb_table *t)
+{
+	fputs("{\"title\":", stdout);
+	cli_json_str(stdout, t->title);
+	fputs(",\"rows\":[", stdout);
+	for (size_t r = 0; r < t->nrows; r++) {
+		fputs(r ? ",\n{" : "\n{", stdout);
+		for (size_t c = 0; c < t->ncols; c++) {
+			if (c)
+				putchar(',');
+			cli_json_str(stdout, t->columns[c]);
+			putchar(':');
+			cli_json_str(stdout, t->cells[r * t->ncols + c]);
+		}
+		putchar('}');
+	}
+	fputs("\n],\"notes\":{", stdout);
+	for (size_t i = 0; i < t->nnotes; i++) {
+		if (i)
+			putchar(',');
+		cli_json_str(stdout, t->notes[i].name);
+		putchar(':');
+		cli_json_str(stdout, t->notes[i].value);
+	}
+	puts("}}");
+}
+
+void cli_print_table(const pb_table *t, bool json)
+{
+	if (json)
+		print_json_table(t);
+	else
+		print_text_table(t);
+}
 
 const char *cli_endpoint_default(void)
 {

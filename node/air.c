@@ -278,9 +278,8 @@ typedef struct tbl {
 	size_t ncols;
 } tbl;
 
-static const char *keep(node_tbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A formatted string that lives until node_tbuf_fini. */
-static const char *keep(node_tbuf *b, const char *fmt, ...)
+const char *node_tbuf_keep(node_tbuf *b, const char *fmt, ...)
 {
 	char *s;
 	va_list ap;
@@ -303,7 +302,7 @@ static const char *keep(node_tbuf *b, const char *fmt, ...)
 	return s;
 }
 
-static void cell(node_tbuf *b, const char *s)
+void node_tbuf_cell(node_tbuf *b, const char *s)
 {
 	if (b->ncells == b->capcells) {
 		size_t cap = b->capcells ? b->capcells * 2 : 1024;
@@ -328,8 +327,8 @@ static const char *fmt_conc(node_tbuf *b, int p, agg_mean m)
 	if (2 * rem > q || (2 * rem == q && (whole & 1)))
 		whole++;
 	if (p == P_CO)
-		return keep(b, "%lld.%02lld", (long long)(whole / 100), (long long)(whole % 100));
-	return keep(b, "%lld.%lld", (long long)(whole / 10), (long long)(whole % 10));
+		return node_tbuf_keep(b, "%lld.%02lld", (long long)(whole / 100), (long long)(whole % 100));
+	return node_tbuf_keep(b, "%lld.%lld", (long long)(whole / 10), (long long)(whole % 10));
 }
 
 static const char *fmt_primary(node_tbuf *b, const agg_aqi_result *r)
@@ -344,22 +343,22 @@ static const char *fmt_primary(node_tbuf *b, const agg_aqi_result *r)
 			strncat(buf, ";", sizeof buf - strlen(buf) - 1);
 		strncat(buf, agg_aqi_col_name(col), sizeof buf - strlen(buf) - 1);
 	}
-	return keep(b, "%s", buf);
+	return node_tbuf_keep(b, "%s", buf);
 }
 
 static void aqi_cells(node_tbuf *b, const agg_aqi_result *r, bool any_rules)
 {
 	if (!any_rules || r->rules == NULL) {
-		cell(b, "-");
-		cell(b, "-");
-		cell(b, "-");
-		cell(b, "no AQI rule set for this date");
+		node_tbuf_cell(b, "-");
+		node_tbuf_cell(b, "-");
+		node_tbuf_cell(b, "-");
+		node_tbuf_cell(b, "no AQI rule set for this date");
 		return;
 	}
-	cell(b, r->na ? "NA" : keep(b, "%d", r->aqi));
-	cell(b, r->na || r->category_name == NULL ? "-" : r->category_name);
-	cell(b, fmt_primary(b, r));
-	cell(b, agg_aqi_rules_name(r->rules));
+	node_tbuf_cell(b, r->na ? "NA" : node_tbuf_keep(b, "%d", r->aqi));
+	node_tbuf_cell(b, r->na || r->category_name == NULL ? "-" : r->category_name);
+	node_tbuf_cell(b, fmt_primary(b, r));
+	node_tbuf_cell(b, agg_aqi_rules_name(r->rules));
 }
 
 static void date_label(int64_t t, int off, int res, char *buf, size_t cap)
@@ -439,9 +438,9 @@ static void hourly(air_ctx *c, node_tbuf *b, pb_table *t)
 			agg_aqi_compute(r, AGG_AQI_HOURLY, &in, &res);
 		char label[40];
 		date_label(start, c->n->cfg.utc_offset_s, ER_RES_HOUR, label, sizeof label);
-		cell(b, keep(b, "%s", label));
+		node_tbuf_cell(b, node_tbuf_keep(b, "%s", label));
 		for (int p = 0; p < NPOL; p++)
-			cell(b, fmt_conc(b, p, m[p]));
+			node_tbuf_cell(b, fmt_conc(b, p, m[p]));
 		aqi_cells(b, &res, r != NULL);
 		t->nrows++;
 	}
@@ -457,20 +456,20 @@ static void daily(air_ctx *c, node_tbuf *b, pb_table *t, day *days)
 		day *x = &days[d];
 		char label[40];
 		date_label(x->start, c->n->cfg.utc_offset_s, ER_RES_DAY, label, sizeof label);
-		cell(b, keep(b, "%s", label));
-		cell(b, fmt_conc(b, P_PM25, x->mean[P_PM25]));
-		cell(b, fmt_conc(b, P_PM10, x->mean[P_PM10]));
-		cell(b, fmt_conc(b, P_O3, x->mda8));
-		cell(b, x->o3_1h_ok ? fmt_conc(b, P_O3, (agg_mean){x->o3_1h, 1}) : "-");
-		cell(b, fmt_conc(b, P_NO2, x->mean[P_NO2]));
-		cell(b, fmt_conc(b, P_SO2, x->mean[P_SO2]));
-		cell(b, fmt_conc(b, P_CO, x->mean[P_CO]));
+		node_tbuf_cell(b, node_tbuf_keep(b, "%s", label));
+		node_tbuf_cell(b, fmt_conc(b, P_PM25, x->mean[P_PM25]));
+		node_tbuf_cell(b, fmt_conc(b, P_PM10, x->mean[P_PM10]));
+		node_tbuf_cell(b, fmt_conc(b, P_O3, x->mda8));
+		node_tbuf_cell(b, x->o3_1h_ok ? fmt_conc(b, P_O3, (agg_mean){x->o3_1h, 1}) : "-");
+		node_tbuf_cell(b, fmt_conc(b, P_NO2, x->mean[P_NO2]));
+		node_tbuf_cell(b, fmt_conc(b, P_SO2, x->mean[P_SO2]));
+		node_tbuf_cell(b, fmt_conc(b, P_CO, x->mean[P_CO]));
 		aqi_cells(b, &x->aqi, x->aqi.rules != NULL);
 		t->nrows++;
 	}
 }
 
-static void note(node_tbuf *b, const char *name, const char *value)
+void node_tbuf_note(node_tbuf *b, const char *name, const char *value)
 {
 	if (b->nnotes < sizeof b->notes / sizeof b->notes[0]) {
 		b->notes[b->nnotes].name = name;
@@ -520,7 +519,7 @@ static void periods(air_ctx *c, node_tbuf *b, pb_table *t, day *days, bool annua
 			}
 			char label[40];
 			date_label(days[d0].start, c->n->cfg.utc_offset_s, ER_RES_MONTH, label, sizeof label);
-			cell(b, keep(b, "%s", label));
+			node_tbuf_cell(b, node_tbuf_keep(b, "%s", label));
 			for (int p = 0; p < NPOL; p++) {
 				int vdays = 0;
 				int rc = agg_air_month_mean(buf[p], nd, (int32_t)y, (int)m, &means[p], &vdays);
@@ -530,17 +529,17 @@ static void periods(air_ctx *c, node_tbuf *b, pb_table *t, day *days, bool annua
 				int dv;
 				/* an invalid month shows what it has, marked */
 				if (rc == 0)
-					cell(b, fmt_conc(b, p, means[p]));
+					node_tbuf_cell(b, fmt_conc(b, p, means[p]));
 				else if (agg_air_days_mean(buf[p], nd, &dm, &dv) == 0)
-					cell(b, keep(b, "%s (invalid: %d days)", fmt_conc(b, p, dm), dv));
+					node_tbuf_cell(b, node_tbuf_keep(b, "%s (invalid: %d days)", fmt_conc(b, p, dm), dv));
 				else
-					cell(b, "-");
+					node_tbuf_cell(b, "-");
 			}
 			int tenths;
-			cell(b, keep(b, "%d", vd));
-			cell(b, keep(b, "%d", g));
-			cell(b, keep(b, "%d", v));
-			cell(b, agg_air_good_share(g, v, &tenths) == 0 ? keep(b, "%d.%d", tenths / 10, tenths % 10) : "-");
+			node_tbuf_cell(b, node_tbuf_keep(b, "%d", vd));
+			node_tbuf_cell(b, node_tbuf_keep(b, "%d", g));
+			node_tbuf_cell(b, node_tbuf_keep(b, "%d", v));
+			node_tbuf_cell(b, agg_air_good_share(g, v, &tenths) == 0 ? node_tbuf_keep(b, "%d.%d", tenths / 10, tenths % 10) : "-");
 			t->nrows++;
 			d0 = d1;
 		}
@@ -565,20 +564,20 @@ static void periods(air_ctx *c, node_tbuf *b, pb_table *t, day *days, bool annua
 		int vdays = 0, failing = 0;
 		int rc = agg_air_year_mean(series_d, c->ndays, year, &ym, &vdays, &failing);
 		er_fx pv;
-		cell(b, p == P_O3 ? "o3 (MDA8)" : pol_name[p]);
+		node_tbuf_cell(b, p == P_O3 ? "o3 (MDA8)" : pol_name[p]);
 		agg_mean dm;
 		int dv;
-		cell(b, agg_air_days_mean(series_d, c->ndays, &dm, &dv) == 0 ? fmt_conc(b, p, dm) : "-");
-		cell(b, keep(b, "%d", vdays));
-		cell(b, rc == 0 ? "yes" : failing ? keep(b, "no (month %d short)", failing) : "no (< 324 days)");
-		cell(b, keep(b, "P%d", pct[p]));
-		cell(b, agg_air_percentile(vals, nv, pct[p], &pv) == 0 ? fmt_conc(b, p, (agg_mean){pv, 1}) : "-");
+		node_tbuf_cell(b, agg_air_days_mean(series_d, c->ndays, &dm, &dv) == 0 ? fmt_conc(b, p, dm) : "-");
+		node_tbuf_cell(b, node_tbuf_keep(b, "%d", vdays));
+		node_tbuf_cell(b, rc == 0 ? "yes" : failing ? node_tbuf_keep(b, "no (month %d short)", failing) : "no (< 324 days)");
+		node_tbuf_cell(b, node_tbuf_keep(b, "P%d", pct[p]));
+		node_tbuf_cell(b, agg_air_percentile(vals, nv, pct[p], &pv) == 0 ? fmt_conc(b, p, (agg_mean){pv, 1}) : "-");
 		t->nrows++;
 		if (p == P_PM25 && agg_air_days_mean(series_d, c->ndays, &dm, &dv) == 0) {
 			int level;
 			if (agg_air_target_level(dm, AGG_AT_MOST, c->n->air_pm25_target, c->n->air_margin, &level) == 0)
-				note(b, "pm25_target_level",
-				     keep(b, "%s (YTD mean %s vs target %s)",
+				node_tbuf_note(b, "pm25_target_level",
+				     node_tbuf_keep(b, "%s (YTD mean %s vs target %s)",
 					  level == AGG_GREEN ? "green" : level == AGG_YELLOW ? "yellow" : "red",
 					  fmt_conc(b, p, dm), fmt_conc(b, p, (agg_mean){c->n->air_pm25_target, 1})));
 		}
@@ -586,15 +585,15 @@ static void periods(air_ctx *c, node_tbuf *b, pb_table *t, day *days, bool annua
 	free(vals);
 	free(series_d);
 	int tenths;
-	note(b, "aqi_days", keep(b, "%d", valid));
-	note(b, "good_days", keep(b, "%d", good));
+	node_tbuf_note(b, "aqi_days", node_tbuf_keep(b, "%d", valid));
+	node_tbuf_note(b, "good_days", node_tbuf_keep(b, "%d", good));
 	if (agg_air_good_share(good, valid, &tenths) == 0) {
-		note(b, "good_share_%", keep(b, "%d.%d", tenths / 10, tenths % 10));
+		node_tbuf_note(b, "good_share_%", node_tbuf_keep(b, "%d.%d", tenths / 10, tenths % 10));
 		int level;
 		/* the share as an exact mean of 0/100 days, in micro-percent */
 		agg_mean share = {(int64_t)good * 100 * ER_FX_SCALE, valid};
 		if (agg_air_target_level(share, AGG_AT_LEAST, c->n->air_good_target, c->n->air_margin, &level) == 0)
-			note(b, "good_share_target_level",
+			node_tbuf_note(b, "good_share_target_level",
 			     level == AGG_GREEN ? "green" : level == AGG_YELLOW ? "yellow" : "red");
 	}
 }
@@ -668,7 +667,7 @@ void node_air(node *n, const pb_air_request *q, pb_table *t, node_tbuf *b)
 			goto done;
 		}
 	}
-	t->title = keep(b, "%s %s %s", q->kind, sto_level_name(q->level),
+	t->title = node_tbuf_keep(b, "%s %s %s", q->kind, sto_level_name(q->level),
 			q->level == STO_CITY ? n->cfg.city : q->entity);
 	t->ok = true;
 	t->error = "";

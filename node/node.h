@@ -127,6 +127,11 @@ typedef struct node_tbuf {
 } node_tbuf;
 void node_air(node *n, const pb_air_request *q, pb_table *t, node_tbuf *b);
 void node_tbuf_fini(node_tbuf *b);
+const char *node_tbuf_keep(node_tbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void node_tbuf_cell(node_tbuf *b, const char *s);
+void node_tbuf_note(node_tbuf *b, const char *name, const char *value);
+/* Efficiency benchmarking (node/report.c) as a table. */
+void node_benchmark(node *n, const pb_benchmark_request *q, pb_table *t, node_tbuf *b);
 /* Loads aqi.dir: the rule sets and the evaluation parameters. */
 int node_load_air(node *n, struct agg_aqi **aqi, char *err, size_t cap);
 

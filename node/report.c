@@ -683,3 +683,216 @@ void node_rbuf_fini(node_rbuf *b)
 {
 	(void)b; /* everything lives in the buffer itself */
 }
+
+/* ---- efficiency benchmarking (DOMAIN.md 9) ---- */
+
+#define BENCH_SCALE 1000 /* intensity kept as tce/10^4 yuan x 1e12: e x 1e3 / v */
+
+typedef struct bench_row {
+	const agg_enterprise *e;
+	inten in;
+	__int128 q; /* intensity x 1e12, rounded half to even */
+	int rank;
+} bench_row;
+
+static int cmp_bench(const void *a, const void *b)
+{
+	const bench_row *x = a, *y = b;
+	if (x->q != y->q)
+		return x->q < y->q ? -1 : 1;
+	return strcmp(x->e->code, y->e->code); /* ties: by code, for a stable listing */
+}
+
+/* e / v with e in 1e-12 kgce and v in micro 10^4 yuan, as tce per 10^4 yuan
+ * x 1e12 = e x 1e3 / v, rounded half to even. */
+static __int128 bench_q(const inten *in)
+{
+	__int128 num = in->e * BENCH_SCALE, den = in->v, q = num / den, r = num % den;
+	if (2 * r > den || (2 * r == den && (q & 1)))
+		q++;
+	return q;
+}
+
+static void fmt_q(__int128 q, char *buf, size_t cap)
+{
+	sto_ratio_format(q, (__int128)1000000000000, INTENSITY_DECIMALS, buf, cap);
+}
+
+/* The benchmark (标杆) and baseline (基准) of an industry, from
+ * energy.dir/benchmarks.csv (industry,benchmark,baseline,unit,source):
+ * the row of the longest industry code that prefixes the asked one. */
+static bool bench_limits(node *n, const char *industry, __int128 *bm, __int128 *bl, char *src, size_t cap)
+{
+	char path[NODE_PATH_MAX + 32], *text, *line, *next, *f[8];
+	size_t best = 0;
+	bool found = false;
+
+	snprintf(path, sizeof path, "%s/benchmarks.csv", n->cfg.energy_dir);
+	if (agg_read_file(path, &text) != 0)
+		return false;
+	for (line = text; line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		if (line[0] == '#' || line[0] == 0 || strncmp(line, "industry,", 9) == 0)
+			continue;
+		er_fx b1, b2;
+		if (er_csv_split(line, f, 8) != 5 || er_fx_parse(f[1], strlen(f[1]), &b1) != 0 ||
+		    er_fx_parse(f[2], strlen(f[2]), &b2) != 0)
+			continue;
+		size_t len = strlen(f[0]);
+		if (strncmp(industry, f[0], len) == 0 && len > best) {
+			best = len;
+			*bm = (__int128)b1 * 1000000; /* micro -> 1e-12 */
+			*bl = (__int128)b2 * 1000000;
+			snprintf(src, cap, "%s", f[4]);
+			found = true;
+		}
+	}
+	free(text);
+	return found;
+}
+
+void node_benchmark(node *n, const pb_benchmark_request *q, pb_table *t, node_tbuf *b)
+{
+	static const char *cols[] = {"rank",	  "enterprise", "energy_tce",  "denominator_10k_yuan",
+				     "intensity", "percentile", "vs_benchmark", "vs_baseline", "status"};
+	sto_econ_key pk;
+	int kind, scope = AGG_SCOPE_ALL, method = AGG_CALORIFIC;
+	sto_txn *txn;
+	ck_epoch_record_t *rec = agg_core_record(n->core, AGG_REC_READER);
+	bench_row *rows = NULL;
+	size_t nrows = 0, nranked = 0;
+	char x[96], y[96];
+
+	memset(t, 0, sizeof *t);
+	t->error = b->err;
+	if (q->industry[0] == 0) {
+		snprintf(b->err, sizeof b->err, "name an industry (GB/T 4754 code, e.g. C26)");
+		return;
+	}
+	if (sto_period_parse(q->period, &pk) != 0) {
+		snprintf(b->err, sizeof b->err, "period '%s' is not YYYY, YYYY-Qn or YYYY-MM", q->period);
+		return;
+	}
+	kind = q->kind[0] ? sto_econ_kind_parse(q->kind) : STO_ECON_VALUE_ADDED;
+	if (kind == 0 || (q->scope[0] && (scope = agg_scope_parse(q->scope)) < 0)) {
+		snprintf(b->err, sizeof b->err, "unknown kind '%s' or scope '%s'", q->kind, q->scope);
+		return;
+	}
+	if (strcmp(q->method, "equivalent") == 0)
+		method = AGG_EQUIVALENT;
+
+	/* the industry's enterprises (a prefix ranks a wider group) */
+	ck_epoch_begin(rec, NULL);
+	uint32_t ne = agg_registry_count(n->reg, AGG_ENTERPRISE);
+	rows = calloc(ne ? ne : 1, sizeof *rows);
+	for (uint32_t i = 0; rows && i < ne; i++) {
+		const agg_enterprise *e = agg_registry_enterprise_at(n->reg, i);
+		if (strncmp(e->industry, q->industry, strlen(q->industry)) == 0)
+			rows[nrows++].e = e;
+	}
+	ck_epoch_end(rec, NULL);
+	if (rows == NULL || nrows == 0) {
+		snprintf(b->err, sizeof b->err, "no enterprise of industry %s is registered", q->industry);
+		free(rows);
+		return;
+	}
+	if (sto_read_begin(n->store, &txn) != 0) {
+		snprintf(b->err, sizeof b->err, "store unavailable");
+		free(rows);
+		return;
+	}
+	for (size_t i = 0; i < nrows; i++) {
+		intensity_of(n, txn, STO_ENTERPRISE, rows[i].e->h.key, &pk, kind, scope, method, &rows[i].in);
+		rows[i].rank = 0;
+		if (rows[i].in.have_v && rows[i].in.v > 0) {
+			rows[i].q = bench_q(&rows[i].in);
+			nranked++;
+		}
+	}
+	sto_abort(txn);
+	/* ranked first, by intensity; competition ranking: ties share a rank */
+	for (size_t i = 0, j = nrows; i < j;) {
+		if (rows[i].in.have_v && rows[i].in.v > 0) {
+			i++;
+		} else {
+			bench_row tmp = rows[i];
+			rows[i] = rows[--j];
+			rows[j] = tmp;
+		}
+	}
+	qsort(rows, nranked, sizeof *rows, cmp_bench);
+	for (size_t i = 0; i < nranked; i++)
+		rows[i].rank = i > 0 && rows[i].q == rows[i - 1].q ? rows[i - 1].rank : (int)i + 1;
+
+	__int128 bm = 0, bl = 0;
+	char src[256] = "";
+	bool limits = bench_limits(n, q->industry, &bm, &bl, src, sizeof src);
+	t->columns = cols;
+	t->ncols = sizeof cols / sizeof cols[0];
+	for (size_t i = 0; i < nrows; i++) {
+		bench_row *r = &rows[i];
+		bool ranked = r->rank > 0;
+		node_tbuf_cell(b, ranked ? node_tbuf_keep(b, "%d", r->rank) : "-");
+		node_tbuf_cell(b, r->e->code);
+		agg_pico_format(r->in.e, 3, DERIVED_DECIMALS, x, sizeof x);
+		node_tbuf_cell(b, node_tbuf_keep(b, "%s", x));
+		if (r->in.have_v)
+			er_fx_format(r->in.v, y, sizeof y);
+		node_tbuf_cell(b, r->in.have_v ? node_tbuf_keep(b, "%s", y) : "n/a");
+		if (!ranked) {
+			for (int k = 0; k < 4; k++)
+				node_tbuf_cell(b, "-");
+			node_tbuf_cell(b, "no denominator for the period");
+			t->nrows++;
+			continue;
+		}
+		fmt_q(r->q, x, sizeof x);
+		node_tbuf_cell(b, node_tbuf_keep(b, "%s", x));
+		/* percentile: the share of the other ranked enterprises it does
+		 * at least as well as (100 best, 0 worst) */
+		int pct10 = nranked > 1 ? (int)(((int64_t)(nranked - (size_t)r->rank) * 1000 + (int64_t)(nranked - 1) / 2) /
+						 (int64_t)(nranked - 1))
+					: 1000;
+		node_tbuf_cell(b, node_tbuf_keep(b, "%d.%d", pct10 / 10, pct10 % 10));
+		if (limits) {
+			fmt_q(r->q - bm, x, sizeof x);
+			fmt_q(r->q - bl, y, sizeof y);
+			node_tbuf_cell(b, node_tbuf_keep(b, "%s%s", r->q - bm > 0 ? "+" : "", x));
+			node_tbuf_cell(b, node_tbuf_keep(b, "%s%s", r->q - bl > 0 ? "+" : "", y));
+			node_tbuf_cell(b, r->q > bl	? "worse than baseline: restrict"
+					  : r->q <= bm ? "at or better than benchmark"
+						       : "between benchmark and baseline");
+		} else {
+			node_tbuf_cell(b, "-");
+			node_tbuf_cell(b, "-");
+			node_tbuf_cell(b, "no benchmark configured");
+		}
+		t->nrows++;
+	}
+	/* the industry median of the ranked intensities */
+	if (nranked > 0) {
+		__int128 med = nranked % 2 ? rows[nranked / 2].q
+					   : (rows[nranked / 2 - 1].q + rows[nranked / 2].q) / 2;
+		fmt_q(med, x, sizeof x);
+		node_tbuf_note(b, "median_intensity", node_tbuf_keep(b, "%s", x));
+	}
+	node_tbuf_note(b, "ranked", node_tbuf_keep(b, "%zu of %zu", nranked, nrows));
+	if (limits) {
+		fmt_q(bm, x, sizeof x);
+		fmt_q(bl, y, sizeof y);
+		node_tbuf_note(b, "benchmark", node_tbuf_keep(b, "%s", x));
+		node_tbuf_note(b, "baseline", node_tbuf_keep(b, "%s", y));
+		node_tbuf_note(b, "limits_source", node_tbuf_keep(b, "%s", src));
+	}
+	node_tbuf_note(b, "unit", "tce per 10^4 yuan");
+	t->title = node_tbuf_keep(b, "benchmark %s %s (%s, %s)", q->industry, q->period, sto_econ_kind_name(kind),
+				  agg_scope_name(scope));
+	t->ok = true;
+	t->error = "";
+	t->cells = b->cells;
+	t->notes = b->notes;
+	t->nnotes = b->nnotes;
+	free(rows);
+}

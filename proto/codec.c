@@ -480,6 +480,18 @@ static int dec_body(const Ecoroll__Envelope *env, pb_msg *out)
 		out->u.air_request.year = q->year;
 		return 0;
 	}
+	case ECOROLL__ENVELOPE__BODY_BENCHMARK_REQUEST: {
+		const Ecoroll__BenchmarkRequest *q = env->benchmark_request;
+		if (q == NULL)
+			return ER_EPROTO;
+		out->type = PB_BENCHMARK_REQUEST;
+		out->u.benchmark_request.industry = rstr(q->industry);
+		out->u.benchmark_request.period = rstr(q->period);
+		out->u.benchmark_request.scope = rstr(q->scope);
+		out->u.benchmark_request.method = rstr(q->method);
+		out->u.benchmark_request.kind = rstr(q->kind);
+		return 0;
+	}
 	case ECOROLL__ENVELOPE__BODY_TABLE:
 		if (env->table == NULL)
 			return ER_EPROTO;
@@ -618,6 +630,7 @@ struct enc {
 		Ecoroll__EconBatch econ_batch;
 		Ecoroll__AirRequest air_request;
 		Ecoroll__Table table;
+		Ecoroll__BenchmarkRequest benchmark_request;
 	} b;
 	Ecoroll__ReasonCount reasons[PB_MAX_REASONS];
 	Ecoroll__ReasonCount *reasonp[PB_MAX_REASONS];
@@ -1062,6 +1075,16 @@ static int enc_build(const pb_msg *m, struct enc *e)
 		e->b.air_request.year = m->u.air_request.year;
 		e->env.body_case = ECOROLL__ENVELOPE__BODY_AIR_REQUEST;
 		e->env.air_request = &e->b.air_request;
+		return 0;
+	case PB_BENCHMARK_REQUEST:
+		ecoroll__benchmark_request__init(&e->b.benchmark_request);
+		e->b.benchmark_request.industry = wstr(m->u.benchmark_request.industry);
+		e->b.benchmark_request.period = wstr(m->u.benchmark_request.period);
+		e->b.benchmark_request.scope = wstr(m->u.benchmark_request.scope);
+		e->b.benchmark_request.method = wstr(m->u.benchmark_request.method);
+		e->b.benchmark_request.kind = wstr(m->u.benchmark_request.kind);
+		e->env.body_case = ECOROLL__ENVELOPE__BODY_BENCHMARK_REQUEST;
+		e->env.benchmark_request = &e->b.benchmark_request;
 		return 0;
 	case PB_TABLE:
 		e->env.body_case = ECOROLL__ENVELOPE__BODY_TABLE;

@@ -39,6 +39,7 @@ enum pb_type {
 	PB_ECON_BATCH,
 	PB_AIR_REQUEST,
 	PB_TABLE,
+	PB_BENCHMARK_REQUEST,
 };
 
 /* Values equal to the .proto enums. */
@@ -217,6 +218,10 @@ typedef struct pb_table {
 	const pb_field *notes;
 } pb_table;
 
+typedef struct pb_benchmark_request {
+	const char *industry, *period, *scope, *method, *kind;
+} pb_benchmark_request;
+
 typedef struct pb_econ_batch {
 	const char *sender;
 	uint64_t seq;
@@ -270,6 +275,7 @@ typedef struct pb_msg {
 		pb_econ_batch econ_batch;
 		pb_air_request air_request;
 		pb_table table;
+		pb_benchmark_request benchmark_request;
 	} u;
 	void *opaque_; /* the decoded protobuf-c message; pb_msg_fini frees it */
 	void *extra_;  /* arrays converted for the caller; freed by pb_msg_fini */

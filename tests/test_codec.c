@@ -128,6 +128,11 @@ static void touch(const pb_msg *m)
 	case PB_ECON_BATCH:
 		sum += strlen(m->u.econ_batch.sender) + strlen(m->u.econ_batch.csv);
 		break;
+	case PB_BENCHMARK_REQUEST:
+		sum += strlen(m->u.benchmark_request.industry) + strlen(m->u.benchmark_request.period) +
+		       strlen(m->u.benchmark_request.scope) + strlen(m->u.benchmark_request.method) +
+		       strlen(m->u.benchmark_request.kind);
+		break;
 	case PB_AIR_REQUEST:
 		sum += strlen(m->u.air_request.entity) + strlen(m->u.air_request.kind);
 		break;
@@ -925,6 +930,16 @@ static void test_events_and_commands(void **state)
 		assert_string_equal(d.u.table.cells[k], cells[k]);
 	assert_string_equal(d.u.table.notes[0].name, "valid_days");
 	assert_string_equal(d.u.table.notes[0].value, "2");
+	pb_msg_fini(&d);
+
+	m = (pb_msg){ .type = PB_BENCHMARK_REQUEST };
+	m.u.benchmark_request = (pb_benchmark_request){ "C26", "2026", "control", "equivalent", "output" };
+	roundtrip(&m, &d);
+	assert_string_equal(d.u.benchmark_request.industry, "C26");
+	assert_string_equal(d.u.benchmark_request.period, "2026");
+	assert_string_equal(d.u.benchmark_request.scope, "control");
+	assert_string_equal(d.u.benchmark_request.method, "equivalent");
+	assert_string_equal(d.u.benchmark_request.kind, "output");
 	pb_msg_fini(&d);
 
 	m = (pb_msg){ .type = PB_AIR_REQUEST };

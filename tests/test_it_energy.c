@@ -45,7 +45,7 @@ static int setup(void **state)
 	if (src && src[0] && chdir(src) != 0)
 		return -1;
 	snprintf(dir, sizeof dir, "%s/energy", it_tmpdir());
-	snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp conf/energy/co2.csv '%s'/", dir, dir);
+	snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp conf/energy/co2.csv conf/energy/benchmarks.csv '%s'/", dir, dir);
 	if (system(cmd) != 0)
 		return -1;
 	write_coal("coal,calorific,2000-01-01,,714.3,t,test: raw coal\n");
@@ -295,6 +295,63 @@ static void test_intensity_and_revisions(void **state)
 	pb_msg_fini(&rep);
 }
 
+/* Efficiency benchmarking of industry C26 for 2023 (DOMAIN.md 9), one day
+ * of electricity each (x 0.1229 kgce/kWh), against conf/energy's C26
+ * benchmark 0.5 and baseline 1.2 tce per 10^4 yuan:
+ *   E0201 1000 kWh / 10 = 0.01229   rank 1 (tie)  100.0
+ *   E0202 1000 kWh / 10 = 0.01229   rank 1 (tie)  100.0
+ *   E0203 8000 kWh /  1 = 0.9832    rank 3         33.3  between
+ *   E0204 20000 kWh / 1 = 2.458     rank 4          0.0  restrict
+ *   E0205 no value added: unranked
+ * median of four = (0.01229 + 0.9832) / 2 = 0.497745 -> 0.4977 */
+static void test_benchmark_tie_median_baseline(void **state)
+{
+	(void)state;
+	pb_msg req = {.type = PB_ECON_IMPORT}, rep;
+	push("bench", "series,time,value\n"
+		      "M-E0201-EL01,2023-03-01T00:00:00+08:00,100\nM-E0201-EL01,2023-03-02T00:00:00+08:00,1100\n"
+		      "M-E0202-EL01,2023-03-01T00:00:00+08:00,100\nM-E0202-EL01,2023-03-02T00:00:00+08:00,1100\n"
+		      "M-E0203-EL01,2023-03-01T00:00:00+08:00,100\nM-E0203-EL01,2023-03-02T00:00:00+08:00,8100\n"
+		      "M-E0204-EL01,2023-03-01T00:00:00+08:00,100\nM-E0204-EL01,2023-03-02T00:00:00+08:00,20100\n"
+		      "M-E0205-EL01,2023-03-01T00:00:00+08:00,100\nM-E0205-EL01,2023-03-02T00:00:00+08:00,600\n");
+	req.u.econ_import.csv = "level,entity,kind,period,value,revision\n"
+				"enterprise,E0201,value_added,2023,10,\n"
+				"enterprise,E0202,value_added,2023,10,\n"
+				"enterprise,E0203,value_added,2023,1,\n"
+				"enterprise,E0204,value_added,2023,1,\n";
+	req.u.econ_import.origin = "bench.csv";
+	assert_int_equal(ing_request(D.control, &req, 10000, &rep), 0);
+	assert_true(rep.u.command_reply.ok);
+	pb_msg_fini(&rep);
+
+	pb_msg q = {.type = PB_BENCHMARK_REQUEST};
+	q.u.benchmark_request = (pb_benchmark_request){"C26", "2023", "", "", ""};
+	assert_int_equal(ing_request(D.control, &q, 10000, &rep), 0);
+	assert_int_equal(rep.type, PB_TABLE);
+	assert_true(rep.u.table.ok);
+	const pb_table *t = &rep.u.table;
+	assert_int_equal(t->nrows, 5);
+	assert_int_equal(t->ncols, 9);
+	static const char *want[5][9] = {
+		{"1", "E0201", "0.122900", "10", "0.0123", "100.0", "-0.4877", "-1.1877", "at or better than benchmark"},
+		{"1", "E0202", "0.122900", "10", "0.0123", "100.0", "-0.4877", "-1.1877", "at or better than benchmark"},
+		{"3", "E0203", "0.983200", "1", "0.9832", "33.3", "+0.4832", "-0.2168", "between benchmark and baseline"},
+		{"4", "E0204", "2.458000", "1", "2.4580", "0.0", "+1.9580", "+1.2580", "worse than baseline: restrict"},
+		{"-", "E0205", "0.061450", "n/a", "-", "-", "-", "-", "no denominator for the period"},
+	};
+	for (int r = 0; r < 5; r++)
+		for (int c = 0; c < 9; c++)
+			if (strcmp(t->cells[r * 9 + c], want[r][c]) != 0)
+				fail_msg("row %d col %s: '%s' != '%s'", r, t->columns[c], t->cells[r * 9 + c], want[r][c]);
+	const char *median = NULL;
+	for (size_t i = 0; i < t->nnotes; i++)
+		if (strcmp(t->notes[i].name, "median_intensity") == 0)
+			median = t->notes[i].value;
+	assert_non_null(median);
+	assert_string_equal(median, "0.4977");
+	pb_msg_fini(&rep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -302,6 +359,7 @@ int main(void)
 		cmocka_unit_test(test_sighup_reloads),
 		cmocka_unit_test(test_electricity_methods_co2_and_scopes),
 		cmocka_unit_test(test_intensity_and_revisions),
+		cmocka_unit_test(test_benchmark_tie_median_baseline),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
