@@ -300,3 +300,74 @@ int cli_benchmark(int argc, char **argv)
 	pb_msg_fini(&rep);
 	return ret;
 }
+
+static const char carbon_help[] =
+	"usage: ecoroll carbon [--control EP] (--enterprise CODE | --district CODE | --city)\n"
+	"                      --year YYYY [--to DATE] [--utc-offset OFF] [--json]\n"
+	"\n"
+	"A carbon account (碳账户, DOMAIN.md 4): CO2 from January 1 to --to (default:\n"
+	"the whole year) by source (each fuel's combustion, purchased electricity,\n"
+	"purchased heat; own renewables at factor 0), each with the factor in force\n"
+	"(energy.dir/co2.csv, effective-dated), the total, the carbon intensity per\n"
+	"10^4 yuan of value added (GDP for the city) over the same months, and the\n"
+	"version of the factor table used.\n";
+
+int cli_carbon(int argc, char **argv)
+{
+	enum { O_CONTROL = 256, O_ENT, O_DIST, O_CITY, O_YEAR, O_TO, O_OFFSET, O_JSON };
+	static const struct option lo[] = {
+		{"control", required_argument, NULL, O_CONTROL}, {"enterprise", required_argument, NULL, O_ENT},
+		{"district", required_argument, NULL, O_DIST},	 {"city", no_argument, NULL, O_CITY},
+		{"year", required_argument, NULL, O_YEAR},	 {"to", required_argument, NULL, O_TO},
+		{"utc-offset", required_argument, NULL, O_OFFSET}, {"json", no_argument, NULL, O_JSON},
+		{"help", no_argument, NULL, 'h'},		 {NULL, 0, NULL, 0},
+	};
+	const char *control = cli_control_default(), *to_s = NULL;
+	pb_msg req = {.type = PB_CARBON_REQUEST}, rep;
+	pb_carbon_request *q = &req.u.carbon_request;
+	int offset = CLI_OFFSET_DEFAULT, c, rc, ret = CLI_EXIT_FATAL;
+	uint64_t year = 0;
+	bool json = false;
+
+	*q = (pb_carbon_request){.entity = ""};
+	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+		switch (c) {
+		case O_CONTROL: control = optarg; break;
+		case O_ENT: q->level = STO_ENTERPRISE; q->entity = optarg; break;
+		case O_DIST: q->level = STO_DISTRICT; q->entity = optarg; break;
+		case O_CITY: q->level = STO_CITY; break;
+		case O_YEAR:
+			if (!cli_parse_u64(optarg, 2000, 2200, &year))
+				return cli_usage_error("carbon", "--year takes a year from 2000 to 2200");
+			break;
+		case O_TO: to_s = optarg; break;
+		case O_OFFSET:
+			if (!cli_parse_offset(optarg, &offset))
+				return cli_usage_error("carbon", "bad --utc-offset '%s'", optarg);
+			break;
+		case O_JSON: json = true; break;
+		case 'h': fputs(carbon_help, stdout); return CLI_EXIT_OK;
+		default: return cli_bad_option("carbon", c, argv);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("carbon", "unexpected argument '%s'", argv[optind]);
+	if (q->level == 0 || year == 0)
+		return cli_usage_error("carbon", "name an entity (--enterprise, --district or --city) and --year");
+	q->year = (int32_t)year;
+	if (to_s && er_time_parse(to_s, strlen(to_s), offset, &q->to) != 0)
+		return cli_usage_error("carbon", "bad --to '%s'", to_s);
+	rc = ing_request(control, &req, TIMEOUT_MS, &rep);
+	if (rc != 0) {
+		fprintf(stderr, "ecoroll carbon: no reply from %s (%s; is ecorolld running?)\n", control, er_strerror(rc));
+		return CLI_EXIT_FATAL;
+	}
+	if (rep.type != PB_TABLE || !rep.u.table.ok) {
+		fprintf(stderr, "ecoroll carbon: %s\n", rep.type == PB_TABLE ? rep.u.table.error : "unexpected reply");
+	} else {
+		cli_print_table(&rep.u.table, json);
+		ret = CLI_EXIT_OK;
+	}
+	pb_msg_fini(&rep);
+	return ret;
+}

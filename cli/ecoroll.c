@@ -36,6 +36,7 @@ static const char usage_text[] = "usage: ecoroll [--help] [--version] COMMAND [A
 				 "  intensity  energy and water intensity of an entity for a period\n"
 				 "  air        air quality: hourly, daily, monthly, annual (AQI, HJ 633)\n"
 				 "  benchmark  rank an industry's enterprises by energy intensity\n"
+				 "  carbon     a carbon account: year-to-date CO2 by source, intensity\n"
 				 "\n"
 				 "'ecoroll COMMAND --help' describes a command.\n"
 				 "\n"
@@ -55,6 +56,7 @@ static const struct command {
     {"status", cli_status}, {"generate", cli_generate}, {"events", cli_events},
     {"replace", cli_replace}, {"reload", cli_reload}, {"econ", cli_econ}, {"intensity", cli_intensity},
     {"air", cli_air}, {"benchmark", cli_benchmark},
+    {"carbon", cli_carbon},
 };
 
 /* ---- tables (air, benchmark) ---- */

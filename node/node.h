@@ -132,6 +132,8 @@ void node_tbuf_cell(node_tbuf *b, const char *s);
 void node_tbuf_note(node_tbuf *b, const char *name, const char *value);
 /* Efficiency benchmarking (node/report.c) as a table. */
 void node_benchmark(node *n, const pb_benchmark_request *q, pb_table *t, node_tbuf *b);
+/* A carbon account (node/report.c) as a table. */
+void node_carbon(node *n, const pb_carbon_request *q, pb_table *t, node_tbuf *b);
 /* Loads aqi.dir: the rule sets and the evaluation parameters. */
 int node_load_air(node *n, struct agg_aqi **aqi, char *err, size_t cap);
 

@@ -896,3 +896,181 @@ void node_benchmark(node *n, const pb_benchmark_request *q, pb_table *t, node_tb
 	t->nnotes = b->nnotes;
 	free(rows);
 }
+
+/* ---- carbon accounts (DOMAIN.md 4) ---- */
+
+typedef struct carbon_src {
+	uint16_t metric;
+	er_fx qty;
+	agg_pico co2; /* 1e-12 kgCO2 */
+	const char *src;
+	bool multi, missing;
+} carbon_src;
+
+struct carbon_ctx {
+	node *n;
+	carbon_src s[64];
+	size_t ns;
+};
+
+static int on_carbon_day(void *ctx, const sto_key *k, const sto_val *v)
+{
+	struct carbon_ctx *c = ctx;
+	int64_t f;
+	const char *src = NULL;
+
+	if (!applies(c->n, U_CO2, k->metric))
+		return 0;
+	size_t i;
+	for (i = 0; i < c->ns && c->s[i].metric != k->metric; i++)
+		;
+	if (i == c->ns) {
+		if (c->ns == sizeof c->s / sizeof c->s[0])
+			return 0;
+		c->s[c->ns++] = (carbon_src){.metric = k->metric};
+	}
+	carbon_src *s = &c->s[i];
+	s->qty += v->sum;
+	if (coef_of(c->n, U_CO2, AGG_CALORIFIC, k->metric, k->start, &f, &src) != 0) {
+		s->missing = true;
+		return 0;
+	}
+	s->co2 += agg_pico_mul(v->sum, f);
+	if (s->src && src && strcmp(s->src, src) != 0)
+		s->multi = true;
+	s->src = src;
+	return 0;
+}
+
+/* A source's name in a carbon account: what burns on site and what is
+ * bought (DOMAIN.md 4: each fuel's combustion, purchased electricity,
+ * purchased heat; own renewables at factor 0). */
+static const char *source_name(uint16_t metric)
+{
+	int carrier = metric & 0xff, purpose = metric >> 8;
+	switch (carrier) {
+	case AGG_ELECTRICITY: return purpose == AGG_RENEWABLE ? "green electricity" : "purchased electricity";
+	case AGG_HEAT: return "purchased heat";
+	case AGG_STEAM: return "purchased steam";
+	case AGG_GAS: return purpose == AGG_FEEDSTOCK ? "natural gas (feedstock)" : "natural gas combustion";
+	case AGG_COAL: return purpose == AGG_FEEDSTOCK ? "coal (feedstock)" : "coal combustion";
+	case AGG_OIL: return "oil combustion";
+	case AGG_PV: return "own PV";
+	}
+	return "?";
+}
+
+void node_carbon(node *n, const pb_carbon_request *q, pb_table *t, node_tbuf *b)
+{
+	static const char *cols[] = {"source", "carrier", "purpose", "quantity", "unit", "factor_kgCO2_per_unit",
+				     "tCO2"};
+	int off = n->cfg.utc_offset_s, level = q->level, carrier = 0, rc;
+	uint64_t key;
+	sto_txn *txn;
+	struct carbon_ctx c = {.n = n};
+	ck_epoch_record_t *rec = agg_core_record(n->core, AGG_REC_READER);
+	char x[96], y[96];
+
+	memset(t, 0, sizeof *t);
+	t->error = b->err;
+	if (level != STO_ENTERPRISE && level != STO_DISTRICT && level != STO_CITY) {
+		snprintf(b->err, sizeof b->err, "a carbon account is kept for an enterprise, a district or the city");
+		return;
+	}
+	if (q->year < 2000 || q->year > 2200) {
+		snprintf(b->err, sizeof b->err, "name a year");
+		return;
+	}
+	int64_t from = er_days_from_civil(q->year, 1, 1) * 86400 - off;
+	int64_t end = er_days_from_civil(q->year + 1, 1, 1) * 86400 - off;
+	int64_t to = q->to > from && q->to < end ? er_bucket_start(q->to - 1, ER_RES_DAY, off) + 86400 : end;
+	pb_query fake = {.level = level, .entity = q->entity};
+	ck_epoch_begin(rec, NULL);
+	rc = resolve(n, &fake, &level, &key, &carrier, b->err, sizeof b->err);
+	ck_epoch_end(rec, NULL);
+	if (rc != 0)
+		return;
+	if (sto_read_begin(n->store, &txn) != 0) {
+		snprintf(b->err, sizeof b->err, "store unavailable");
+		return;
+	}
+	rc = sto_rollup_scan(txn, level, key, ER_RES_DAY, from, to, on_carbon_day, &c);
+	/* the denominator year to date: the whole year's figure, or its
+	 * months one by one */
+	int kind = level == STO_CITY ? STO_ECON_GDP : STO_ECON_VALUE_ADDED;
+	er_fx va = 0, v;
+	const char *how = NULL;
+	char missing[256] = "";
+	bool have_va = true;
+	if (to == end) {
+		have_va = sto_econ_total(txn, level, key, kind, STO_P_YEAR, q->year, 0, &va, &how, missing,
+					 sizeof missing) == 0;
+	} else {
+		int64_t ly;
+		unsigned lm, ld;
+		er_civil_from_days((to - 1 + off) / 86400, &ly, &lm, &ld);
+		for (unsigned m = 1; m <= lm && have_va; m++) {
+			have_va = sto_econ_total(txn, level, key, kind, STO_P_MONTH, q->year, (int)m, &v, &how, missing,
+						 sizeof missing) == 0;
+			va += have_va ? v : 0;
+		}
+	}
+	sto_abort(txn);
+	if (rc != 0) {
+		snprintf(b->err, sizeof b->err, "store: %s", er_strerror(rc));
+		return;
+	}
+
+	agg_pico total = 0;
+	bool incomplete = false;
+	t->columns = cols;
+	t->ncols = sizeof cols / sizeof cols[0];
+	for (size_t i = 0; i < c.ns; i++) {
+		carbon_src *s = &c.s[i];
+		int car = s->metric & 0xff;
+		node_tbuf_cell(b, source_name(s->metric));
+		node_tbuf_cell(b, agg_carrier_name(car));
+		node_tbuf_cell(b, agg_purpose_name(s->metric >> 8));
+		er_fx_format(s->qty, x, sizeof x);
+		node_tbuf_cell(b, node_tbuf_keep(b, "%s", x));
+		node_tbuf_cell(b, agg_carrier_unit(car));
+		if (s->missing && s->src == NULL) {
+			node_tbuf_cell(b, "no factor configured");
+			node_tbuf_cell(b, "n/a");
+			incomplete = true;
+		} else {
+			int64_t f = 0;
+			coef_of(n, U_CO2, AGG_CALORIFIC, s->metric, to - 1, &f, NULL);
+			er_fx_format(f, y, sizeof y);
+			node_tbuf_cell(b, s->multi ? "several (changed during the period)" : node_tbuf_keep(b, "%s", y));
+			agg_pico_format(s->co2, 3, DERIVED_DECIMALS, x, sizeof x);
+			node_tbuf_cell(b, node_tbuf_keep(b, "%s", x));
+			total += s->co2;
+			incomplete |= s->missing;
+		}
+		t->nrows++;
+	}
+	agg_pico_format(total, 3, DERIVED_DECIMALS, x, sizeof x);
+	node_tbuf_note(b, "total_tCO2", node_tbuf_keep(b, "%s%s", x, incomplete ? " (incomplete: a source has no factor)" : ""));
+	char d0[40], d1[40];
+	er_time_format(from, off, d0, sizeof d0);
+	er_time_format(to - 1, off, d1, sizeof d1);
+	node_tbuf_note(b, "period", node_tbuf_keep(b, "%.10s .. %.10s", d0, d1));
+	if (have_va && va > 0) {
+		er_fx_format(va, x, sizeof x);
+		node_tbuf_note(b, level == STO_CITY ? "gdp_10k_yuan" : "value_added_10k_yuan", node_tbuf_keep(b, "%s", x));
+		/* tCO2 per 10^4 yuan = (total / 1e15) / (va / 1e6) */
+		sto_ratio_format(total, (__int128)va * 1000000000, INTENSITY_DECIMALS, y, sizeof y);
+		node_tbuf_note(b, "carbon_intensity_tCO2_per_10k_yuan", node_tbuf_keep(b, "%s", y));
+	} else {
+		node_tbuf_note(b, "carbon_intensity_tCO2_per_10k_yuan",
+			       node_tbuf_keep(b, "n/a (%s)", missing[0] ? missing : "no denominator"));
+	}
+	node_tbuf_note(b, "factor_table_version", agg_energy_version(n->energy));
+	t->title = node_tbuf_keep(b, "carbon account %s %d", level == STO_CITY ? n->cfg.city : q->entity, (int)q->year);
+	t->ok = true;
+	t->error = "";
+	t->cells = b->cells;
+	t->notes = b->notes;
+	t->nnotes = b->nnotes;
+}

@@ -492,6 +492,15 @@ static int dec_body(const Ecoroll__Envelope *env, pb_msg *out)
 		out->u.benchmark_request.kind = rstr(q->kind);
 		return 0;
 	}
+	case ECOROLL__ENVELOPE__BODY_CARBON_REQUEST:
+		if (env->carbon_request == NULL)
+			return ER_EPROTO;
+		out->type = PB_CARBON_REQUEST;
+		out->u.carbon_request.level = (int)env->carbon_request->level;
+		out->u.carbon_request.entity = rstr(env->carbon_request->entity);
+		out->u.carbon_request.year = env->carbon_request->year;
+		out->u.carbon_request.to = env->carbon_request->to;
+		return 0;
 	case ECOROLL__ENVELOPE__BODY_TABLE:
 		if (env->table == NULL)
 			return ER_EPROTO;
@@ -631,6 +640,7 @@ struct enc {
 		Ecoroll__AirRequest air_request;
 		Ecoroll__Table table;
 		Ecoroll__BenchmarkRequest benchmark_request;
+		Ecoroll__CarbonRequest carbon_request;
 	} b;
 	Ecoroll__ReasonCount reasons[PB_MAX_REASONS];
 	Ecoroll__ReasonCount *reasonp[PB_MAX_REASONS];
@@ -1085,6 +1095,15 @@ static int enc_build(const pb_msg *m, struct enc *e)
 		e->b.benchmark_request.kind = wstr(m->u.benchmark_request.kind);
 		e->env.body_case = ECOROLL__ENVELOPE__BODY_BENCHMARK_REQUEST;
 		e->env.benchmark_request = &e->b.benchmark_request;
+		return 0;
+	case PB_CARBON_REQUEST:
+		ecoroll__carbon_request__init(&e->b.carbon_request);
+		e->b.carbon_request.level = (Ecoroll__Level)m->u.carbon_request.level;
+		e->b.carbon_request.entity = wstr(m->u.carbon_request.entity);
+		e->b.carbon_request.year = m->u.carbon_request.year;
+		e->b.carbon_request.to = m->u.carbon_request.to;
+		e->env.body_case = ECOROLL__ENVELOPE__BODY_CARBON_REQUEST;
+		e->env.carbon_request = &e->b.carbon_request;
 		return 0;
 	case PB_TABLE:
 		e->env.body_case = ECOROLL__ENVELOPE__BODY_TABLE;

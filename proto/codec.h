@@ -40,6 +40,7 @@ enum pb_type {
 	PB_AIR_REQUEST,
 	PB_TABLE,
 	PB_BENCHMARK_REQUEST,
+	PB_CARBON_REQUEST,
 };
 
 /* Values equal to the .proto enums. */
@@ -222,6 +223,13 @@ typedef struct pb_benchmark_request {
 	const char *industry, *period, *scope, *method, *kind;
 } pb_benchmark_request;
 
+typedef struct pb_carbon_request {
+	int level;
+	const char *entity;
+	int32_t year;
+	int64_t to;
+} pb_carbon_request;
+
 typedef struct pb_econ_batch {
 	const char *sender;
 	uint64_t seq;
@@ -276,6 +284,7 @@ typedef struct pb_msg {
 		pb_air_request air_request;
 		pb_table table;
 		pb_benchmark_request benchmark_request;
+		pb_carbon_request carbon_request;
 	} u;
 	void *opaque_; /* the decoded protobuf-c message; pb_msg_fini frees it */
 	void *extra_;  /* arrays converted for the caller; freed by pb_msg_fini */

@@ -128,6 +128,9 @@ static void touch(const pb_msg *m)
 	case PB_ECON_BATCH:
 		sum += strlen(m->u.econ_batch.sender) + strlen(m->u.econ_batch.csv);
 		break;
+	case PB_CARBON_REQUEST:
+		sum += strlen(m->u.carbon_request.entity);
+		break;
 	case PB_BENCHMARK_REQUEST:
 		sum += strlen(m->u.benchmark_request.industry) + strlen(m->u.benchmark_request.period) +
 		       strlen(m->u.benchmark_request.scope) + strlen(m->u.benchmark_request.method) +
@@ -930,6 +933,15 @@ static void test_events_and_commands(void **state)
 		assert_string_equal(d.u.table.cells[k], cells[k]);
 	assert_string_equal(d.u.table.notes[0].name, "valid_days");
 	assert_string_equal(d.u.table.notes[0].value, "2");
+	pb_msg_fini(&d);
+
+	m = (pb_msg){ .type = PB_CARBON_REQUEST };
+	m.u.carbon_request = (pb_carbon_request){ 2, "E0101", 2026, 1793548800 };
+	roundtrip(&m, &d);
+	assert_int_equal(d.u.carbon_request.level, 2);
+	assert_string_equal(d.u.carbon_request.entity, "E0101");
+	assert_int_equal(d.u.carbon_request.year, 2026);
+	assert_int_equal(d.u.carbon_request.to, 1793548800);
 	pb_msg_fini(&d);
 
 	m = (pb_msg){ .type = PB_BENCHMARK_REQUEST };

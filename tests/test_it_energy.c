@@ -352,6 +352,44 @@ static void test_benchmark_tie_median_baseline(void **state)
 	pb_msg_fini(&rep);
 }
 
+/* E0101's carbon account for 2023: the 100 kWh pushed for 2023-03-01 (test
+ * 3) at the 2023 grid factor 0.5306 = 53.06 kgCO2; value added 2 (10^4
+ * yuan) -> 0.02653 tCO2 per 10^4 yuan -> 0.0265. */
+static void test_carbon_account(void **state)
+{
+	(void)state;
+	pb_msg req = {.type = PB_ECON_IMPORT}, rep;
+	req.u.econ_import.csv = "level,entity,kind,period,value,revision\nenterprise,E0101,value_added,2023,2,\n";
+	req.u.econ_import.origin = "carbon.csv";
+	assert_int_equal(ing_request(D.control, &req, 10000, &rep), 0);
+	assert_true(rep.u.command_reply.ok);
+	pb_msg_fini(&rep);
+	pb_msg q = {.type = PB_CARBON_REQUEST};
+	q.u.carbon_request = (pb_carbon_request){STO_ENTERPRISE, "E0101", 2023, 0};
+	assert_int_equal(ing_request(D.control, &q, 10000, &rep), 0);
+	assert_true(rep.u.table.ok);
+	const pb_table *t = &rep.u.table;
+	assert_int_equal(t->nrows, 1);
+	assert_string_equal(t->cells[0], "purchased electricity");
+	assert_string_equal(t->cells[3], "100");
+	assert_string_equal(t->cells[5], "0.5306");
+	assert_string_equal(t->cells[6], "0.053060");
+	bool seen = false;
+	for (size_t i = 0; i < t->nnotes; i++)
+		if (strcmp(t->notes[i].name, "carbon_intensity_tCO2_per_10k_yuan") == 0) {
+			assert_string_equal(t->notes[i].value, "0.0265");
+			seen = true;
+		}
+	assert_true(seen);
+	pb_msg_fini(&rep);
+	/* 2022: the 2022 factor, 0.5366 */
+	q.u.carbon_request.year = 2022;
+	assert_int_equal(ing_request(D.control, &q, 10000, &rep), 0);
+	assert_string_equal(rep.u.table.cells[5], "0.5366");
+	assert_string_equal(rep.u.table.cells[6], "0.053660");
+	pb_msg_fini(&rep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -360,6 +398,7 @@ int main(void)
 		cmocka_unit_test(test_electricity_methods_co2_and_scopes),
 		cmocka_unit_test(test_intensity_and_revisions),
 		cmocka_unit_test(test_benchmark_tie_median_baseline),
+		cmocka_unit_test(test_carbon_account),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
