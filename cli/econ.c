@@ -371,3 +371,62 @@ int cli_carbon(int argc, char **argv)
 	pb_msg_fini(&rep);
 	return ret;
 }
+
+static const char monitoring_help[] =
+	"usage: ecoroll monitoring [--control EP] (--district CODE | --city) --period P [--json]\n"
+	"\n"
+	"Online-monitoring coverage (DOMAIN.md 1, 3): every enterprise of the district\n"
+	"or the city with its energy use last year (tce), whether that makes it a key\n"
+	"energy user (monitoring.key_user_tce, default 1,000), whether it reports\n"
+	"online, its readings received against expected for the period (each meter's\n"
+	"interval), complete at >= monitoring.completeness_min_pct (90%), and for a\n"
+	"month the largest gap between its day totals and its month total (limit\n"
+	"monitoring.consistency_max_pct, 5%); then the coverage: key users online\n"
+	"and complete / key users.\n";
+
+int cli_monitoring(int argc, char **argv)
+{
+	enum { O_CONTROL = 256, O_DIST, O_CITY, O_PERIOD, O_JSON };
+	static const struct option lo[] = {
+		{"control", required_argument, NULL, O_CONTROL}, {"district", required_argument, NULL, O_DIST},
+		{"city", no_argument, NULL, O_CITY},		 {"period", required_argument, NULL, O_PERIOD},
+		{"json", no_argument, NULL, O_JSON},		 {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *control = cli_control_default();
+	pb_msg req = {.type = PB_MONITORING_REQUEST}, rep;
+	pb_monitoring_request *q = &req.u.monitoring_request;
+	bool json = false;
+	int c, rc, ret = CLI_EXIT_FATAL;
+
+	*q = (pb_monitoring_request){0, "", ""};
+	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+		switch (c) {
+		case O_CONTROL: control = optarg; break;
+		case O_DIST: q->level = STO_DISTRICT; q->entity = optarg; break;
+		case O_CITY: q->level = STO_CITY; break;
+		case O_PERIOD: q->period = optarg; break;
+		case O_JSON: json = true; break;
+		case 'h': fputs(monitoring_help, stdout); return CLI_EXIT_OK;
+		default: return cli_bad_option("monitoring", c, argv);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("monitoring", "unexpected argument '%s'", argv[optind]);
+	if (q->level == 0 || q->period[0] == 0)
+		return cli_usage_error("monitoring", "name --district CODE or --city, and --period");
+	rc = ing_request(control, &req, TIMEOUT_MS, &rep);
+	if (rc != 0) {
+		fprintf(stderr, "ecoroll monitoring: no reply from %s (%s; is ecorolld running?)\n", control,
+			er_strerror(rc));
+		return CLI_EXIT_FATAL;
+	}
+	if (rep.type != PB_TABLE || !rep.u.table.ok) {
+		fprintf(stderr, "ecoroll monitoring: %s\n", rep.type == PB_TABLE ? rep.u.table.error : "unexpected reply");
+	} else {
+		cli_print_table(&rep.u.table, json);
+		ret = CLI_EXIT_OK;
+	}
+	pb_msg_fini(&rep);
+	return ret;
+}

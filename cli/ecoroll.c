@@ -37,6 +37,7 @@ static const char usage_text[] = "usage: ecoroll [--help] [--version] COMMAND [A
 				 "  air        air quality: hourly, daily, monthly, annual (AQI, HJ 633)\n"
 				 "  benchmark  rank an industry's enterprises by energy intensity\n"
 				 "  carbon     a carbon account: year-to-date CO2 by source, intensity\n"
+				 "  monitoring online-monitoring coverage of key energy users\n"
 				 "\n"
 				 "'ecoroll COMMAND --help' describes a command.\n"
 				 "\n"
@@ -56,7 +57,7 @@ static const struct command {
     {"status", cli_status}, {"generate", cli_generate}, {"events", cli_events},
     {"replace", cli_replace}, {"reload", cli_reload}, {"econ", cli_econ}, {"intensity", cli_intensity},
     {"air", cli_air}, {"benchmark", cli_benchmark},
-    {"carbon", cli_carbon},
+    {"carbon", cli_carbon}, {"monitoring", cli_monitoring},
 };
 
 /* ---- tables (air, benchmark) ---- */

@@ -32,6 +32,9 @@ void node_config_defaults(node_config *c)
 	c->sync = true;
 	strcpy(c->energy_dir, "conf/energy");
 	strcpy(c->aqi_dir, "conf/aqi");
+	c->key_user_tce = 1000;	      /* DOMAIN.md 1: every enterprise >= 1,000 tce/year */
+	c->completeness_min_pct = 90; /* DOMAIN.md 3 */
+	c->consistency_max_pct = 5;   /* DOMAIN.md 3 */
 	c->count_water = false; /* DOMAIN.md 4: water counts in tce only where configured */
 }
 
@@ -124,6 +127,14 @@ int node_config_set(node_config *c, const char *s, const char *k, const char *v,
 		bad = copy(c->energy_dir, sizeof c->energy_dir, v) || v[0] == 0;
 	} else if (IS("energy", "count_water")) {
 		bad = boolean(v, &c->count_water);
+	} else if (IS("monitoring", "key_user_tce")) {
+		bad = num(v, 0, 1ll << 40, &c->key_user_tce);
+	} else if (IS("monitoring", "completeness_min_pct")) {
+		bad = num(v, 0, 100, &x);
+		c->completeness_min_pct = (int)x;
+	} else if (IS("monitoring", "consistency_max_pct")) {
+		bad = num(v, 0, 100, &x);
+		c->consistency_max_pct = (int)x;
 	} else if (IS("aqi", "dir")) {
 		bad = copy(c->aqi_dir, sizeof c->aqi_dir, v) || v[0] == 0;
 	} else if (IS("registry", "districts")) {

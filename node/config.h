@@ -39,6 +39,10 @@ typedef struct node_config {
 	/* [energy] */
 	char energy_dir[NODE_PATH_MAX];
 	bool count_water;
+	/* [monitoring] (DOMAIN.md 3: key energy users, online-monitoring quality) */
+	int64_t key_user_tce;	     /* whole tce used last year that makes a key user */
+	int completeness_min_pct;   /* received / expected readings */
+	int consistency_max_pct;    /* day totals against the month total */
 	/* [aqi] */
 	char aqi_dir[NODE_PATH_MAX];
 	/* [registry] */

@@ -1074,3 +1074,203 @@ void node_carbon(node *n, const pb_carbon_request *q, pb_table *t, node_tbuf *b)
 	t->notes = b->notes;
 	t->nnotes = b->nnotes;
 }
+
+/* ---- online-monitoring coverage (DOMAIN.md 3) ---- */
+
+static int cmp_ent_code(const void *a, const void *b)
+{
+	return strcmp((*(const agg_enterprise *const *)a)->code, (*(const agg_enterprise *const *)b)->code);
+}
+
+struct count_ctx {
+	int64_t count;
+};
+
+static int on_count(void *ctx, const sto_key *k, const sto_val *v)
+{
+	(void)k;
+	((struct count_ctx *)ctx)->count += v->count;
+	return 0;
+}
+
+struct consistency_ctx {
+	int res;
+	er_fx sum[256]; /* by metric & 0xff + purpose: small */
+	uint16_t metric[256];
+	int n;
+};
+
+static int on_sum(void *ctx, const sto_key *k, const sto_val *v)
+{
+	struct consistency_ctx *c = ctx;
+	int i;
+	for (i = 0; i < c->n && c->metric[i] != k->metric; i++)
+		;
+	if (i == c->n) {
+		if (c->n == 256)
+			return 0;
+		c->metric[c->n++] = k->metric;
+		c->sum[i] = 0;
+	}
+	c->sum[i] += v->sum;
+	return 0;
+}
+
+void node_monitoring(node *n, const pb_monitoring_request *q, pb_table *t, node_tbuf *b)
+{
+	static const char *cols[] = {"enterprise", "district", "last_year_tce", "key_user", "online",
+				     "received", "expected", "completeness_%", "complete", "day_vs_month_%"};
+	sto_econ_key pk, last;
+	int64_t from, to, lfrom, lto;
+	uint64_t dkey = 0;
+	sto_txn *txn;
+	ck_epoch_record_t *rec = agg_core_record(n->core, AGG_REC_READER);
+	char x[96];
+
+	memset(t, 0, sizeof *t);
+	t->error = b->err;
+	if (q->level != STO_DISTRICT && q->level != STO_CITY) {
+		snprintf(b->err, sizeof b->err, "monitoring coverage is for a district or the city");
+		return;
+	}
+	if (sto_period_parse(q->period, &pk) != 0) {
+		snprintf(b->err, sizeof b->err, "period '%s' is not YYYY, YYYY-Qn or YYYY-MM", q->period);
+		return;
+	}
+	sto_period_range(&pk, n->cfg.utc_offset_s, &from, &to);
+	memset(&last, 0, sizeof last);
+	last.ptype = STO_P_YEAR;
+	last.year = pk.year - 1;
+	sto_period_range(&last, n->cfg.utc_offset_s, &lfrom, &lto);
+	(void)lfrom;
+	(void)lto;
+
+	ck_epoch_begin(rec, NULL);
+	if (q->level == STO_DISTRICT) {
+		dkey = er_key(q->entity, strlen(q->entity));
+		if (agg_registry_find(n->reg, AGG_DISTRICT, dkey) == NULL) {
+			ck_epoch_end(rec, NULL);
+			snprintf(b->err, sizeof b->err, "unknown district '%s'", q->entity);
+			return;
+		}
+	}
+	uint32_t ne = agg_registry_count(n->reg, AGG_ENTERPRISE), ns = agg_registry_count(n->reg, AGG_SERIES);
+	/* the meters of each enterprise, grouped (a counting sort by
+	 * enterprise), and the readings each period should bring */
+	int64_t *expected = calloc(ne ? ne : 1, sizeof *expected);
+	uint32_t *first = calloc((size_t)ne + 1, sizeof *first);
+	const agg_series **ms = calloc(ns ? ns : 1, sizeof *ms);
+	for (uint32_t i = 0; expected && first && ms && i < ns; i++) {
+		const agg_series *s = agg_registry_series_at(n->reg, i);
+		if (s->enterprise != NULL) {
+			expected[s->enterprise->idx] += (to - from) / s->interval_s;
+			first[s->enterprise->idx + 1]++;
+		}
+	}
+	for (uint32_t i = 0; first && i < ne; i++)
+		first[i + 1] += first[i];
+	uint32_t *fill = first ? calloc((size_t)ne + 1, sizeof *fill) : NULL;
+	for (uint32_t i = 0; fill && ms && i < ns; i++) {
+		const agg_series *s = agg_registry_series_at(n->reg, i);
+		if (s->enterprise != NULL)
+			ms[first[s->enterprise->idx] + fill[s->enterprise->idx]++] = s;
+	}
+	ck_epoch_end(rec, NULL);
+	free(fill);
+	if (expected == NULL || first == NULL || ms == NULL || sto_read_begin(n->store, &txn) != 0) {
+		snprintf(b->err, sizeof b->err, "out of memory or store unavailable");
+		free(expected);
+		free(first);
+		free(ms);
+		return;
+	}
+	t->columns = cols;
+	t->ncols = sizeof cols / sizeof cols[0];
+	int keyn = 0, online = 0, good = 0;
+	agg_pico threshold = (agg_pico)n->cfg.key_user_tce * 1000000000000000LL; /* tce -> 1e-12 kgce */
+	/* the entity's enterprises, by code */
+	const agg_enterprise **es = calloc(ne ? ne : 1, sizeof *es);
+	uint32_t nes = 0;
+	for (uint32_t i = 0; es && i < ne; i++) {
+		const agg_enterprise *e = agg_registry_enterprise_at(n->reg, i);
+		if (q->level == STO_CITY || e->district->h.key == dkey)
+			es[nes++] = e;
+	}
+	if (es)
+		qsort(es, nes, sizeof *es, cmp_ent_code);
+	for (uint32_t k = 0; k < nes; k++) {
+		const agg_enterprise *e = es[k];
+		uint32_t i = e->idx;
+		inten in;
+		intensity_of(n, txn, STO_ENTERPRISE, e->h.key, &last, STO_ECON_VALUE_ADDED, AGG_SCOPE_ALL, AGG_CALORIFIC,
+			     &in);
+		bool key_user = in.e >= threshold;
+		struct count_ctx cc = {0};
+		for (uint32_t j = first[i]; j < first[i + 1]; j++)
+			sto_rollup_scan(txn, STO_METER, ms[j]->h.key, ER_RES_DAY, from, to, on_count, &cc);
+		int64_t exp = expected[i];
+		int tenths = exp > 0 ? (int)((cc.count * 2000 + exp) / (2 * exp)) : 0; /* half up, display only */
+		bool complete = exp > 0 && cc.count * 100 >= exp * n->cfg.completeness_min_pct;
+		/* day totals against the month total, per carrier: the largest
+		 * relative difference (monthly periods only) */
+		char cons[32] = "-";
+		if (pk.ptype == STO_P_MONTH) {
+			struct consistency_ctx dc = {.res = ER_RES_DAY}, mc = {.res = ER_RES_MONTH};
+			sto_rollup_scan(txn, STO_ENTERPRISE, e->h.key, ER_RES_DAY, from, to, on_sum, &dc);
+			sto_rollup_scan(txn, STO_ENTERPRISE, e->h.key, ER_RES_MONTH, from, to, on_sum, &mc);
+			int worst = 0; /* tenths of a percent */
+			for (int m = 0; m < mc.n; m++) {
+				er_fx days = 0;
+				for (int l = 0; l < dc.n; l++)
+					if (dc.metric[l] == mc.metric[m])
+						days += dc.sum[l];
+				er_fx diff = days > mc.sum[m] ? days - mc.sum[m] : mc.sum[m] - days;
+				int d10 = mc.sum[m] ? (int)((__int128)diff * 1000 / mc.sum[m]) : 0;
+				if (d10 > worst)
+					worst = d10;
+			}
+			if (mc.n > 0)
+				snprintf(cons, sizeof cons, "%d.%d%s", worst / 10, worst % 10,
+					 worst > n->cfg.consistency_max_pct * 10 ? " (over limit)" : "");
+		}
+		node_tbuf_cell(b, e->code);
+		node_tbuf_cell(b, e->district->code);
+		agg_pico_format(in.e, 3, 3, x, sizeof x);
+		node_tbuf_cell(b, node_tbuf_keep(b, "%s", x));
+		node_tbuf_cell(b, key_user ? "yes" : "no");
+		node_tbuf_cell(b, cc.count > 0 ? "yes" : "no");
+		node_tbuf_cell(b, node_tbuf_keep(b, "%lld", (long long)cc.count));
+		node_tbuf_cell(b, node_tbuf_keep(b, "%lld", (long long)exp));
+		node_tbuf_cell(b, node_tbuf_keep(b, "%d.%d", tenths / 10, tenths % 10));
+		node_tbuf_cell(b, complete ? "yes" : "no");
+		node_tbuf_cell(b, node_tbuf_keep(b, "%s", cons));
+		t->nrows++;
+		if (key_user) {
+			keyn++;
+			online += cc.count > 0;
+			good += cc.count > 0 && complete;
+		}
+	}
+	sto_abort(txn);
+	free(es);
+	free(expected);
+	free(first);
+	free(ms);
+	node_tbuf_note(b, "key_users", node_tbuf_keep(b, "%d (>= %lld tce in %d)", keyn, (long long)n->cfg.key_user_tce,
+						      (int)last.year));
+	node_tbuf_note(b, "key_users_online", node_tbuf_keep(b, "%d", online));
+	node_tbuf_note(b, "key_users_complete", node_tbuf_keep(b, "%d (>= %d%% of expected readings)", good,
+							       n->cfg.completeness_min_pct));
+	if (keyn > 0) {
+		int c10 = (good * 2000 + keyn) / (2 * keyn);
+		node_tbuf_note(b, "coverage_%", node_tbuf_keep(b, "%d.%d", c10 / 10, c10 % 10));
+	} else {
+		node_tbuf_note(b, "coverage_%", "n/a (no key users)");
+	}
+	t->title = node_tbuf_keep(b, "monitoring %s %s", q->level == STO_CITY ? n->cfg.city : q->entity, q->period);
+	t->ok = true;
+	t->error = "";
+	t->cells = b->cells;
+	t->notes = b->notes;
+	t->nnotes = b->nnotes;
+}

@@ -501,6 +501,14 @@ static int dec_body(const Ecoroll__Envelope *env, pb_msg *out)
 		out->u.carbon_request.year = env->carbon_request->year;
 		out->u.carbon_request.to = env->carbon_request->to;
 		return 0;
+	case ECOROLL__ENVELOPE__BODY_MONITORING_REQUEST:
+		if (env->monitoring_request == NULL)
+			return ER_EPROTO;
+		out->type = PB_MONITORING_REQUEST;
+		out->u.monitoring_request.level = (int)env->monitoring_request->level;
+		out->u.monitoring_request.entity = rstr(env->monitoring_request->entity);
+		out->u.monitoring_request.period = rstr(env->monitoring_request->period);
+		return 0;
 	case ECOROLL__ENVELOPE__BODY_TABLE:
 		if (env->table == NULL)
 			return ER_EPROTO;
@@ -641,6 +649,7 @@ struct enc {
 		Ecoroll__Table table;
 		Ecoroll__BenchmarkRequest benchmark_request;
 		Ecoroll__CarbonRequest carbon_request;
+		Ecoroll__MonitoringRequest monitoring_request;
 	} b;
 	Ecoroll__ReasonCount reasons[PB_MAX_REASONS];
 	Ecoroll__ReasonCount *reasonp[PB_MAX_REASONS];
@@ -1104,6 +1113,14 @@ static int enc_build(const pb_msg *m, struct enc *e)
 		e->b.carbon_request.to = m->u.carbon_request.to;
 		e->env.body_case = ECOROLL__ENVELOPE__BODY_CARBON_REQUEST;
 		e->env.carbon_request = &e->b.carbon_request;
+		return 0;
+	case PB_MONITORING_REQUEST:
+		ecoroll__monitoring_request__init(&e->b.monitoring_request);
+		e->b.monitoring_request.level = (Ecoroll__Level)m->u.monitoring_request.level;
+		e->b.monitoring_request.entity = wstr(m->u.monitoring_request.entity);
+		e->b.monitoring_request.period = wstr(m->u.monitoring_request.period);
+		e->env.body_case = ECOROLL__ENVELOPE__BODY_MONITORING_REQUEST;
+		e->env.monitoring_request = &e->b.monitoring_request;
 		return 0;
 	case PB_TABLE:
 		e->env.body_case = ECOROLL__ENVELOPE__BODY_TABLE;

@@ -41,6 +41,7 @@ enum pb_type {
 	PB_TABLE,
 	PB_BENCHMARK_REQUEST,
 	PB_CARBON_REQUEST,
+	PB_MONITORING_REQUEST,
 };
 
 /* Values equal to the .proto enums. */
@@ -230,6 +231,11 @@ typedef struct pb_carbon_request {
 	int64_t to;
 } pb_carbon_request;
 
+typedef struct pb_monitoring_request {
+	int level;
+	const char *entity, *period;
+} pb_monitoring_request;
+
 typedef struct pb_econ_batch {
 	const char *sender;
 	uint64_t seq;
@@ -285,6 +291,7 @@ typedef struct pb_msg {
 		pb_table table;
 		pb_benchmark_request benchmark_request;
 		pb_carbon_request carbon_request;
+		pb_monitoring_request monitoring_request;
 	} u;
 	void *opaque_; /* the decoded protobuf-c message; pb_msg_fini frees it */
 	void *extra_;  /* arrays converted for the caller; freed by pb_msg_fini */

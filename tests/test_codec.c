@@ -128,6 +128,9 @@ static void touch(const pb_msg *m)
 	case PB_ECON_BATCH:
 		sum += strlen(m->u.econ_batch.sender) + strlen(m->u.econ_batch.csv);
 		break;
+	case PB_MONITORING_REQUEST:
+		sum += strlen(m->u.monitoring_request.entity) + strlen(m->u.monitoring_request.period);
+		break;
 	case PB_CARBON_REQUEST:
 		sum += strlen(m->u.carbon_request.entity);
 		break;
@@ -933,6 +936,14 @@ static void test_events_and_commands(void **state)
 		assert_string_equal(d.u.table.cells[k], cells[k]);
 	assert_string_equal(d.u.table.notes[0].name, "valid_days");
 	assert_string_equal(d.u.table.notes[0].value, "2");
+	pb_msg_fini(&d);
+
+	m = (pb_msg){ .type = PB_MONITORING_REQUEST };
+	m.u.monitoring_request = (pb_monitoring_request){ 3, "D01", "2026-11" };
+	roundtrip(&m, &d);
+	assert_int_equal(d.u.monitoring_request.level, 3);
+	assert_string_equal(d.u.monitoring_request.entity, "D01");
+	assert_string_equal(d.u.monitoring_request.period, "2026-11");
 	pb_msg_fini(&d);
 
 	m = (pb_msg){ .type = PB_CARBON_REQUEST };

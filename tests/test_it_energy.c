@@ -53,6 +53,8 @@ static int setup(void **state)
 	snprintf(dirarg, sizeof dirarg, "energy.dir=%s", dir);
 	D.extra[0] = "--set";
 	D.extra[1] = dirarg;
+	D.extra[2] = "--set";
+	D.extra[3] = "monitoring.key_user_tce=1"; /* the test's small data: 1 tce makes a key user */
 	return it_daemon_start(&D);
 }
 
@@ -390,6 +392,69 @@ static void test_carbon_account(void **state)
 	pb_msg_fini(&rep);
 }
 
+static const char *cell_of(const pb_table *t, const char *row0, const char *col)
+{
+	for (size_t r = 0; r < t->nrows; r++)
+		if (strcmp(t->cells[r * t->ncols], row0) == 0)
+			for (size_t c = 0; c < t->ncols; c++)
+				if (strcmp(t->columns[c], col) == 0)
+					return t->cells[r * t->ncols + c];
+	fail_msg("no cell %s/%s", row0, col);
+	return "";
+}
+
+static const char *note_of(const pb_table *t, const char *name)
+{
+	for (size_t i = 0; i < t->nnotes; i++)
+		if (strcmp(t->notes[i].name, name) == 0)
+			return t->notes[i].value;
+	fail_msg("no note %s", name);
+	return "";
+}
+
+/* Online monitoring, with key users at >= 1 tce (the daemon's setting here):
+ * for 2025, D02's key users are those above 1 tce in 2024: only E0203
+ * (7.203715 tce: 10 t feedstock coal + 50 m3 gas); it sent nothing in 2025.
+ * For May 2024 E0203 sent 2 counted readings (1 coal amount, 1 gas
+ * increment after the gas baseline) against its meters' expected count. */
+static void test_monitoring_coverage(void **state)
+{
+	(void)state;
+	pb_msg q = {.type = PB_MONITORING_REQUEST}, rep;
+	q.u.monitoring_request = (pb_monitoring_request){STO_DISTRICT, "D02", "2025"};
+	assert_int_equal(ing_request(D.control, &q, 10000, &rep), 0);
+	assert_true(rep.u.table.ok);
+	const pb_table *t = &rep.u.table;
+	assert_string_equal(cell_of(t, "E0203", "last_year_tce"), "7.204");
+	assert_string_equal(cell_of(t, "E0203", "key_user"), "yes");
+	assert_string_equal(cell_of(t, "E0203", "online"), "no");
+	assert_string_equal(cell_of(t, "E0202", "key_user"), "no"); /* 2024: 0.7143 tce */
+	assert_string_equal(note_of(t, "key_users"), "1 (>= 1 tce in 2024)");
+	assert_string_equal(note_of(t, "coverage_%"), "0.0");
+	pb_msg_fini(&rep);
+
+	/* expected readings in May 2024 (31 days) from E0203's meters */
+	char line[512];
+	long long expected = 0;
+	FILE *f = fopen("conf/sample-city/meters.csv", "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, "M-E0203-", 8) == 0)
+			expected += 31LL * 86400 / atol(strrchr(line, ',') + 1);
+	fclose(f);
+	q.u.monitoring_request.period = "2024-05";
+	assert_int_equal(ing_request(D.control, &q, 10000, &rep), 0);
+	t = &rep.u.table;
+	assert_string_equal(cell_of(t, "E0203", "online"), "yes");
+	assert_string_equal(cell_of(t, "E0203", "received"), "2");
+	char want[32];
+	snprintf(want, sizeof want, "%lld", expected);
+	assert_string_equal(cell_of(t, "E0203", "expected"), want);
+	assert_string_equal(cell_of(t, "E0203", "complete"), "no");
+	assert_string_equal(cell_of(t, "E0203", "day_vs_month_%"), "0.0");
+	pb_msg_fini(&rep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -399,6 +464,7 @@ int main(void)
 		cmocka_unit_test(test_intensity_and_revisions),
 		cmocka_unit_test(test_benchmark_tie_median_baseline),
 		cmocka_unit_test(test_carbon_account),
+		cmocka_unit_test(test_monitoring_coverage),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
