@@ -64,6 +64,7 @@
 #define FRESH_LIMIT_NS  (60ull * 1000000000ull)
 #define DECODE_CAP      20000000   /* readings the in-process ceilings go through at most */
 #define NCARRIERS       AGG_CARRIER_MAX
+#define MAX_SETS        16
 
 /* ---- options ---- */
 
@@ -72,6 +73,8 @@ typedef struct opts {
 	uint64_t flush_ms, workers; /* 0: the daemon's default */
 	const char *keep, *ecorolld;
 	bool json;
+	const char *sets[MAX_SETS]; /* --set, passed to the daemon */
+	size_t nsets;
 } opts;
 
 static const char help_text[] =
@@ -98,6 +101,7 @@ static const char help_text[] =
     "                    4 senders (options after it still apply)\n"
     "  --keep DIR        work in DIR (must not hold a database) and keep it\n"
     "  --ecorolld PATH   the daemon (default: ecorolld next to this program)\n"
+    "  --set SEC.KEY=VAL passed to the daemon (repeatable), e.g. store.sync=false\n"
     "  --json            one JSON object instead of the table\n"
     "  -h, --help        this text\n"
     "\n"
@@ -699,10 +703,11 @@ static proc_stat read_proc(pid_t pid)
 	return r;
 }
 
-static pid_t start_daemon(const opts *o, const char *dir, const char *conf, const char *listen, const char *control)
+static pid_t start_daemon(const opts *o, const char *dir, const char *regdir, const char *conf, const char *listen,
+			  const char *control)
 {
 	char exe[PATH_MAX + 16], args[16][PATH_MAX + 64], log[PATH_MAX + 32];
-	char *argv[40];
+	char *argv[40 + 2 * MAX_SETS];
 	int n = 0, k = 0;
 
 	if (o->ecorolld != NULL) {
@@ -732,10 +737,10 @@ static pid_t start_daemon(const opts *o, const char *dir, const char *conf, cons
 		argv[n++] = args[k++];                                                                                 \
 	} while (0)
 	SET("node.city=bench-city");
-	SET("registry.districts=%s/districts.csv", dir);
-	SET("registry.enterprises=%s/enterprises.csv", dir);
-	SET("registry.meters=%s/meters.csv", dir);
-	SET("registry.stations=%s/stations.csv", dir);
+	SET("registry.districts=%s/districts.csv", regdir);
+	SET("registry.enterprises=%s/enterprises.csv", regdir);
+	SET("registry.meters=%s/meters.csv", regdir);
+	SET("registry.stations=%s/stations.csv", regdir);
 	SET("energy.dir=%s/energy", conf);
 	SET("aqi.dir=%s/aqi", conf);
 	SET("ingest.max_batch_readings=%" PRIu64, o->batch > 100000 ? o->batch : 100000);
@@ -744,6 +749,10 @@ static pid_t start_daemon(const opts *o, const char *dir, const char *conf, cons
 	if (o->workers)
 		SET("ingest.workers=%" PRIu64, o->workers);
 #undef SET
+	for (size_t i = 0; i < o->nsets && n < 38; i++) {
+		argv[n++] = "--set";
+		argv[n++] = (char *)o->sets[i];
+	}
 	argv[n] = NULL;
 
 	snprintf(log, sizeof log, "%s/ecorolld.log", dir);
@@ -1035,7 +1044,7 @@ static uint64_t file_bytes(const char *path, uint64_t *alloc)
 int main(int argc, char **argv)
 {
 	enum { O_DISTRICTS = 256, O_ENTERPRISES, O_METERS, O_INTERVAL, O_DAYS, O_STATIONS, O_SENDERS, O_BATCH,
-	       O_WINDOW, O_FLUSH, O_WORKERS, O_KEEP, O_ECOROLLD, O_JSON, O_SMALL };
+	       O_WINDOW, O_FLUSH, O_WORKERS, O_KEEP, O_ECOROLLD, O_JSON, O_SMALL, O_SET };
 	static const struct option lo[] = {
 	    {"districts", required_argument, NULL, O_DISTRICTS}, {"enterprises", required_argument, NULL, O_ENTERPRISES},
 	    {"meters", required_argument, NULL, O_METERS},	 {"interval-s", required_argument, NULL, O_INTERVAL},
@@ -1045,6 +1054,7 @@ int main(int argc, char **argv)
 	    {"workers", required_argument, NULL, O_WORKERS},	 {"keep", required_argument, NULL, O_KEEP},
 	    {"ecorolld", required_argument, NULL, O_ECOROLLD},	 {"json", no_argument, NULL, O_JSON},
 	    {"small", no_argument, NULL, O_SMALL},		 {"help", no_argument, NULL, 'h'},
+	    {"set", required_argument, NULL, O_SET},
 	    {NULL, 0, NULL, 0},
 	};
 	opts o = {.districts = 50, .enterprises = 10000, .meters = 100000, .interval_s = 900, .days = 7,
@@ -1068,6 +1078,13 @@ int main(int argc, char **argv)
 		case O_KEEP: o.keep = optarg; break;
 		case O_ECOROLLD: o.ecorolld = optarg; break;
 		case O_JSON: o.json = true; break;
+		case O_SET:
+			if (o.nsets == MAX_SETS || strchr(optarg, '=') == NULL) {
+				fprintf(stderr, "ecoroll-bench: --set '%s': SEC.KEY=VALUE, at most %d\n", optarg, MAX_SETS);
+				return 2;
+			}
+			o.sets[o.nsets++] = optarg;
+			break;
 		case O_SMALL:
 			o.districts = 2, o.enterprises = 20, o.meters = 200, o.days = 1, o.stations = 2, o.senders = 4;
 			break;
@@ -1128,9 +1145,28 @@ int main(int argc, char **argv)
 				" stations; %" PRIu64 " senders, batches of %" PRIu64 ", window %" PRIu64 "\n",
 			o.districts, o.enterprises, o.meters, o.interval_s, o.days, o.stations, o.senders, o.batch,
 			o.window);
-	uint64_t t_start_daemon = er_mono_ns();
-	g_daemon = start_daemon(&o, g_workdir, conf, ep_listen, ep_control);
+	/* The same daemon with an empty registry first: its resident size is
+	 * the fixed cost (delta tables, LMDB map, ZeroMQ), so the difference
+	 * is what the registry costs per meter. */
+	char empty[PATH_MAX + 16], e_listen[64], e_control[64];
+	snprintf(empty, sizeof empty, "%s/empty", g_workdir);
+	if (mkdir(empty, 0755) != 0)
+		die("cannot create %s: %s", empty, strerror(errno));
+	opts eo = o;
+	eo.districts = eo.enterprises = eo.meters = eo.stations = 0;
+	write_registry(&eo, empty);
+	snprintf(e_listen, sizeof e_listen, "tcp://127.0.0.1:%d", free_port());
+	snprintf(e_control, sizeof e_control, "tcp://127.0.0.1:%d", free_port());
+	g_daemon = start_daemon(&o, empty, empty, conf, e_listen, e_control);
 	pb_status_reply ready = {0};
+	wait_ready(e_control, &ready);
+	proc_stat base_proc = read_proc(g_daemon);
+	kill(g_daemon, SIGTERM);
+	waitpid(g_daemon, NULL, 0);
+	g_daemon = 0;
+
+	uint64_t t_start_daemon = er_mono_ns();
+	g_daemon = start_daemon(&o, g_workdir, g_workdir, conf, ep_listen, ep_control);
 	wait_ready(ep_control, &ready);
 	uint64_t startup_ns = er_mono_ns() - t_start_daemon;
 	proc_stat loaded = read_proc(g_daemon);
@@ -1251,7 +1287,10 @@ int main(int argc, char **argv)
 			  (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) /
 			      1e6;
 	double per_meter = (double)loaded.rss_kb * 1024.0 / (double)o.meters;
-	double per_meter_anon = (double)loaded.anon_kb * 1024.0 / (double)o.meters;
+	double per_meter_marg = ((double)loaded.rss_kb - (double)base_proc.rss_kb) * 1024.0 / (double)o.meters;
+	double inflight = (double)o.senders * (double)o.window * (double)o.batch;
+	double p50 = (double)pct(lat, nl, 0.50);
+	double window_bound = p50 > 0 ? inflight / (p50 / 1e9) : 0;
 	double per_reading_disk = readings ? (double)mdb_alloc / (double)readings : 0;
 	if (o.json) {
 		printf("{\"workload\":{\"districts\":%" PRIu64 ",\"enterprises\":%" PRIu64 ",\"meters\":%" PRIu64
@@ -1271,10 +1310,11 @@ int main(int argc, char **argv)
 		else
 			printf("\"freshness_ms\":null,");
 		printf("\"daemon\":{\"startup_s\":%.3f,\"cpu_s_push\":%.2f,\"cpu_s_total\":%.2f,\"rss_loaded_bytes\":%" PRIu64
-		       ",\"rss_anon_loaded_bytes\":%" PRIu64 ",\"peak_rss_bytes\":%" PRIu64
-		       ",\"bytes_per_meter_rss\":%.0f,\"bytes_per_meter_anon\":%.0f,\"stop_s\":%.3f},",
-		       secs(startup_ns), cpu, peak.cpu_s, loaded.rss_kb * 1024, loaded.anon_kb * 1024, peak.hwm_kb * 1024,
-		       per_meter, per_meter_anon, secs(stop_ns));
+		       ",\"rss_empty_registry_bytes\":%" PRIu64 ",\"peak_rss_bytes\":%" PRIu64
+		       ",\"bytes_per_meter_rss\":%.0f,\"bytes_per_meter_marginal\":%.0f,\"stop_s\":%.3f},",
+		       secs(startup_ns), cpu, peak.cpu_s, loaded.rss_kb * 1024, base_proc.rss_kb * 1024, peak.hwm_kb * 1024,
+		       per_meter, per_meter_marg, secs(stop_ns));
+		printf("\"window_readings\":%.0f,\"window_bound_per_s\":%.0f,", inflight, window_bound);
 		printf("\"bench_cpu_s_push\":%.2f,\"disk\":{\"status_db_bytes\":%" PRIu64 ",\"data_mdb_size\":%" PRIu64
 		       ",\"data_mdb_allocated\":%" PRIu64 ",\"allocated_per_reading\":%.2f},",
 		       self_cpu, db_status, mdb_size, mdb_alloc, per_reading_disk);
@@ -1301,6 +1341,8 @@ int main(int argc, char **argv)
 		       " timeouts, %" PRIu64 " resent\n", "acks", accepted, rejected, gaps, timeouts, resends);
 		printf("  %-34s %.3f s\n", "push (first send to last ack)", secs(push_ns));
 		printf("  %-34s %.0f readings/s\n", "durable ingest", rate);
+		printf("  %-34s %.0f readings/s (%.0f in flight / p50 ack latency)\n", "window bound (Little's law)",
+		       window_bound, inflight);
 		printf("  %-34s p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", "ack latency (send to ack)",
 		       (double)pct(lat, nl, 0.50) / 1e6, (double)pct(lat, nl, 0.99) / 1e6,
 		       nl ? (double)lat[nl - 1] / 1e6 : 0.0);
@@ -1315,8 +1357,8 @@ int main(int argc, char **argv)
 		       100.0 * self_cpu / secs(push_ns));
 		printf("  %-34s %.1f MB after the registry load, peak %.1f MB\n", "daemon RSS",
 		       (double)loaded.rss_kb / 1024.0, (double)peak.hwm_kb / 1024.0);
-		printf("  %-34s %.0f B (VmRSS after load / meters), %.0f B anonymous only\n", "memory per meter",
-		       per_meter, per_meter_anon);
+		printf("  %-34s %.0f B ((VmRSS loaded - VmRSS empty registry %.1f MB) / meters); %.0f B all-in\n",
+		       "memory per meter", per_meter_marg, (double)base_proc.rss_kb / 1024.0, per_meter);
 		printf("  %-34s %.1f MB data.mdb (%.1f MB allocated, %.2f B/reading); status db_bytes %.1f MB\n",
 		       "disk", (double)mdb_size / 1e6, (double)mdb_alloc / 1e6, per_reading_disk, (double)db_status / 1e6);
 		printf("  %-34s start %.2f s (registry load), stop %.2f s after SIGTERM\n", "daemon", secs(startup_ns),

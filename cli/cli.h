@@ -46,6 +46,7 @@ int cli_air(int argc, char **argv);
 int cli_benchmark(int argc, char **argv);
 int cli_carbon(int argc, char **argv);
 int cli_monitoring(int argc, char **argv);
+int cli_report(int argc, char **argv);
 
 /* $ECOROLL_ENDPOINT / $ECOROLL_CONTROL when set and not empty, else the
  * defaults above. */

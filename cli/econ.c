@@ -430,3 +430,99 @@ int cli_monitoring(int argc, char **argv)
 	pb_msg_fini(&rep);
 	return ret;
 }
+
+static const char report_help[] =
+	"usage: ecoroll report indicators [--control EP] --entity CODE --year Y --base B\n"
+	"                                 [--format text|csv|json]\n"
+	"\n"
+	"The yearly indicator table (DOMAIN.md 5) of an enterprise, a district (e.g.\n"
+	"an eco-industrial park) or the city: energy, fresh water, wastewater and\n"
+	"solid waste per 10^4 yuan of value added; value added per employee and per\n"
+	"km2 of industrial land; value added's average annual growth; the energy,\n"
+	"fresh-water and pollutant elasticities; the average annual reduction of CO2\n"
+	"intensity; each against its limit in indicators.file (pass/fail; an\n"
+	"elasticity limit applies the other way when value added shrinks). Figures\n"
+	"not metered come from econ imports: employees, land_km2, wastewater_t,\n"
+	"solid_waste_t, cod_t, nh3n_t, so2_t, nox_t. Shown to two decimals.\n";
+
+static void print_csv(const pb_table *t)
+{
+	for (size_t c = 0; c < t->ncols; c++)
+		printf("%s%s", c ? "," : "", t->columns[c]);
+	putchar('\n');
+	for (size_t r = 0; r < t->nrows; r++) {
+		for (size_t c = 0; c < t->ncols; c++) {
+			const char *s = t->cells[r * t->ncols + c];
+			if (c)
+				putchar(',');
+			if (strpbrk(s, ",\"\n")) {
+				putchar('"');
+				for (; *s; s++) {
+					if (*s == '"')
+						putchar('"');
+					putchar(*s);
+				}
+				putchar('"');
+			} else {
+				fputs(s, stdout);
+			}
+		}
+		putchar('\n');
+	}
+}
+
+int cli_report(int argc, char **argv)
+{
+	enum { O_CONTROL = 256, O_ENTITY, O_YEAR, O_BASE, O_FORMAT };
+	static const struct option lo[] = {
+		{"control", required_argument, NULL, O_CONTROL}, {"entity", required_argument, NULL, O_ENTITY},
+		{"year", required_argument, NULL, O_YEAR},	 {"base", required_argument, NULL, O_BASE},
+		{"format", required_argument, NULL, O_FORMAT},	 {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *control = cli_control_default(), *format = "text";
+	pb_msg req = {.type = PB_INDICATORS_REQUEST}, rep;
+	pb_indicators_request *q = &req.u.indicators_request;
+	uint64_t year = 0, base = 0;
+	int c, rc, ret = CLI_EXIT_FATAL;
+
+	*q = (pb_indicators_request){.entity = ""};
+	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+		switch (c) {
+		case O_CONTROL: control = optarg; break;
+		case O_ENTITY: q->entity = optarg; break;
+		case O_YEAR:
+		case O_BASE:
+			if (!cli_parse_u64(optarg, 2000, 2200, c == O_YEAR ? &year : &base))
+				return cli_usage_error("report", "--year and --base take years from 2000 to 2200");
+			break;
+		case O_FORMAT: format = optarg; break;
+		case 'h': fputs(report_help, stdout); return CLI_EXIT_OK;
+		default: return cli_bad_option("report", c, argv);
+		}
+	}
+	if (argc - optind != 1 || strcmp(argv[optind], "indicators") != 0)
+		return cli_usage_error("report", "the report is 'indicators'");
+	if (q->entity[0] == 0 || year == 0 || base == 0 || base >= year)
+		return cli_usage_error("report", "--entity, --year and an earlier --base are needed");
+	if (strcmp(format, "text") != 0 && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0)
+		return cli_usage_error("report", "--format is text, csv or json");
+	q->year = (int32_t)year;
+	q->base = (int32_t)base;
+	rc = ing_request(control, &req, TIMEOUT_MS, &rep);
+	if (rc != 0) {
+		fprintf(stderr, "ecoroll report: no reply from %s (%s; is ecorolld running?)\n", control, er_strerror(rc));
+		return CLI_EXIT_FATAL;
+	}
+	if (rep.type != PB_TABLE || !rep.u.table.ok) {
+		fprintf(stderr, "ecoroll report: %s\n", rep.type == PB_TABLE ? rep.u.table.error : "unexpected reply");
+	} else {
+		if (strcmp(format, "csv") == 0)
+			print_csv(&rep.u.table);
+		else
+			cli_print_table(&rep.u.table, strcmp(format, "json") == 0);
+		ret = CLI_EXIT_OK;
+	}
+	pb_msg_fini(&rep);
+	return ret;
+}

@@ -38,6 +38,7 @@ static const char usage_text[] = "usage: ecoroll [--help] [--version] COMMAND [A
 				 "  benchmark  rank an industry's enterprises by energy intensity\n"
 				 "  carbon     a carbon account: year-to-date CO2 by source, intensity\n"
 				 "  monitoring online-monitoring coverage of key energy users\n"
+				 "  report     report indicators: the yearly indicator table of an entity\n"
 				 "\n"
 				 "'ecoroll COMMAND --help' describes a command.\n"
 				 "\n"
@@ -58,6 +59,7 @@ static const struct command {
     {"replace", cli_replace}, {"reload", cli_reload}, {"econ", cli_econ}, {"intensity", cli_intensity},
     {"air", cli_air}, {"benchmark", cli_benchmark},
     {"carbon", cli_carbon}, {"monitoring", cli_monitoring},
+    {"report", cli_report},
 };
 
 /* ---- tables (air, benchmark) ---- */

@@ -32,6 +32,7 @@ void node_config_defaults(node_config *c)
 	c->sync = true;
 	strcpy(c->energy_dir, "conf/energy");
 	strcpy(c->aqi_dir, "conf/aqi");
+	strcpy(c->indicators_file, "conf/indicators.csv");
 	c->key_user_tce = 1000;	      /* DOMAIN.md 1: every enterprise >= 1,000 tce/year */
 	c->completeness_min_pct = 90; /* DOMAIN.md 3 */
 	c->consistency_max_pct = 5;   /* DOMAIN.md 3 */
@@ -135,6 +136,8 @@ int node_config_set(node_config *c, const char *s, const char *k, const char *v,
 	} else if (IS("monitoring", "consistency_max_pct")) {
 		bad = num(v, 0, 100, &x);
 		c->consistency_max_pct = (int)x;
+	} else if (IS("indicators", "file")) {
+		bad = copy(c->indicators_file, sizeof c->indicators_file, v) || v[0] == 0;
 	} else if (IS("aqi", "dir")) {
 		bad = copy(c->aqi_dir, sizeof c->aqi_dir, v) || v[0] == 0;
 	} else if (IS("registry", "districts")) {

@@ -43,6 +43,8 @@ typedef struct node_config {
 	int64_t key_user_tce;	     /* whole tce used last year that makes a key user */
 	int completeness_min_pct;   /* received / expected readings */
 	int consistency_max_pct;    /* day totals against the month total */
+	/* [indicators] */
+	char indicators_file[NODE_PATH_MAX];
 	/* [aqi] */
 	char aqi_dir[NODE_PATH_MAX];
 	/* [registry] */

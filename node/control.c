@@ -388,6 +388,10 @@ static void handle(node *n, void *sock, zmq_msg_t *id, zmq_msg_t *body)
 		}
 		case PB_REPLACEMENT: do_replacement(n, &req.u.replacement, &reply, msg, sizeof msg); break;
 		case PB_ECON_IMPORT: do_econ_import(n, &req.u.econ_import, &reply, msg, sizeof msg); break;
+		case PB_INDICATORS_REQUEST:
+			reply.type = PB_TABLE;
+			node_indicators(n, &req.u.indicators_request, &reply.u.table, &tbuf);
+			break;
 		case PB_MONITORING_REQUEST:
 			reply.type = PB_TABLE;
 			node_monitoring(n, &req.u.monitoring_request, &reply.u.table, &tbuf);

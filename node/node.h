@@ -136,6 +136,8 @@ void node_benchmark(node *n, const pb_benchmark_request *q, pb_table *t, node_tb
 void node_carbon(node *n, const pb_carbon_request *q, pb_table *t, node_tbuf *b);
 /* Online-monitoring coverage of key energy users (node/report.c). */
 void node_monitoring(node *n, const pb_monitoring_request *q, pb_table *t, node_tbuf *b);
+/* The yearly indicator table (node/report.c). */
+void node_indicators(node *n, const pb_indicators_request *q, pb_table *t, node_tbuf *b);
 /* Loads aqi.dir: the rule sets and the evaluation parameters. */
 int node_load_air(node *n, struct agg_aqi **aqi, char *err, size_t cap);
 

@@ -20,6 +20,7 @@
 #include "energy.h"
 
 #include <ck_epoch.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1268,6 +1269,228 @@ void node_monitoring(node *n, const pb_monitoring_request *q, pb_table *t, node_
 		node_tbuf_note(b, "coverage_%", "n/a (no key users)");
 	}
 	t->title = node_tbuf_keep(b, "monitoring %s %s", q->level == STO_CITY ? n->cfg.city : q->entity, q->period);
+	t->ok = true;
+	t->error = "";
+	t->cells = b->cells;
+	t->notes = b->notes;
+	t->nnotes = b->nnotes;
+}
+
+/* ---- yearly indicators (DOMAIN.md 5) ---- */
+
+/* One year of an entity: energy (1e-12 kgce), water (micro m3), CO2
+ * (1e-12 kgCO2), and the yearly figures of econ (micro units). */
+typedef struct yearly {
+	agg_pico e, co2;
+	er_fx w;
+	bool have[24];
+	er_fx fig[24]; /* by econ kind */
+} yearly;
+
+static void year_of(node *n, sto_txn *t, int level, uint64_t key, int32_t year, yearly *y)
+{
+	sto_econ_key pk = {.ptype = STO_P_YEAR, .year = year};
+	inten in;
+	struct carbon_ctx cc = {.n = n};
+	int64_t from, to;
+	const char *how;
+	char missing[64];
+
+	memset(y, 0, sizeof *y);
+	intensity_of(n, t, level, key, &pk, STO_ECON_VALUE_ADDED, AGG_SCOPE_ALL, AGG_CALORIFIC, &in);
+	y->e = in.e;
+	y->w = in.w;
+	sto_period_range(&pk, n->cfg.utc_offset_s, &from, &to);
+	sto_rollup_scan(t, level, key, ER_RES_DAY, from, to, on_carbon_day, &cc);
+	for (size_t i = 0; i < cc.ns; i++)
+		y->co2 += cc.s[i].co2;
+	static const int kinds[] = {STO_ECON_VALUE_ADDED, STO_ECON_EMPLOYEES, STO_ECON_LAND,
+				    STO_ECON_WASTEWATER,  STO_ECON_SOLID_WASTE, STO_ECON_COD,
+				    STO_ECON_NH3N,	  STO_ECON_SO2,		STO_ECON_NOX};
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+		y->have[kinds[i]] = sto_econ_total(t, level, key, kinds[i], STO_P_YEAR, year, 0, &y->fig[kinds[i]], &how,
+						   missing, sizeof missing) == 0;
+}
+
+/* average annual growth rate (X_t / X_0)^(1/n) - 1 (DOMAIN.md 5): roots
+ * are not exact; long double, shown to two decimals */
+static bool growth(long double x_t, long double x_0, int n, long double *g)
+{
+	if (x_0 <= 0 || x_t <= 0 || n <= 0)
+		return false;
+	*g = powl(x_t / x_0, 1.0L / n) - 1.0L;
+	return true;
+}
+
+typedef struct limit {
+	char name[48], direction[16], unit[32], source[160];
+	long double limit;
+} limit;
+
+static int load_limits(const char *path, limit *out, int max)
+{
+	char *text, *line, *next, *f[8];
+	int n = 0;
+	if (agg_read_file(path, &text) != 0)
+		return -1;
+	for (line = text; line && n < max; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		if (line[0] == '#' || line[0] == 0 || strncmp(line, "name,", 5) == 0)
+			continue;
+		if (er_csv_split(line, f, 8) != 5)
+			continue;
+		snprintf(out[n].name, sizeof out[n].name, "%s", f[0]);
+		snprintf(out[n].direction, sizeof out[n].direction, "%s", f[1]);
+		out[n].limit = strtold(f[2], NULL);
+		snprintf(out[n].unit, sizeof out[n].unit, "%s", f[3]);
+		snprintf(out[n].source, sizeof out[n].source, "%s", f[4]);
+		n++;
+	}
+	free(text);
+	return n;
+}
+
+void node_indicators(node *n, const pb_indicators_request *q, pb_table *t, node_tbuf *b)
+{
+	static const char *cols[] = {"indicator", "value", "unit", "limit", "result", "inputs"};
+	int level = 0, carrier = 0, nyears = q->year - q->base;
+	uint64_t key;
+	sto_txn *txn;
+	yearly Y, B;
+	limit lim[32];
+	char path[NODE_PATH_MAX + 32];
+	ck_epoch_record_t *rec = agg_core_record(n->core, AGG_REC_READER);
+
+	memset(t, 0, sizeof *t);
+	t->error = b->err;
+	if (q->year < 2000 || q->year > 2200 || nyears <= 0) {
+		snprintf(b->err, sizeof b->err, "give a year and an earlier base year");
+		return;
+	}
+	/* the entity: an enterprise, a district or the city, by its code */
+	static const int levels[] = {STO_ENTERPRISE, STO_DISTRICT, STO_CITY};
+	ck_epoch_begin(rec, NULL);
+	for (size_t i = 0; i < 3 && level == 0; i++) {
+		pb_query fake = {.level = levels[i], .entity = q->entity};
+		int lv;
+		if (resolve(n, &fake, &lv, &key, &carrier, b->err, sizeof b->err) == 0)
+			level = lv;
+	}
+	ck_epoch_end(rec, NULL);
+	if (level == 0) {
+		snprintf(b->err, sizeof b->err, "'%s' is no enterprise, district or city of this node", q->entity);
+		return;
+	}
+	snprintf(path, sizeof path, "%s", n->cfg.indicators_file);
+	int nlim = load_limits(path, lim, 32);
+	if (sto_read_begin(n->store, &txn) != 0) {
+		snprintf(b->err, sizeof b->err, "store unavailable");
+		return;
+	}
+	year_of(n, txn, level, key, q->year, &Y);
+	year_of(n, txn, level, key, q->base, &B);
+	sto_abort(txn);
+
+	long double va = (long double)Y.fig[STO_ECON_VALUE_ADDED] / 1e6L, va0 = (long double)B.fig[STO_ECON_VALUE_ADDED] / 1e6L;
+	bool hv = Y.have[STO_ECON_VALUE_ADDED] && va > 0, hv0 = B.have[STO_ECON_VALUE_ADDED] && va0 > 0;
+	long double tce = (long double)Y.e / 1e15L, tce0 = (long double)B.e / 1e15L;
+	long double w = (long double)Y.w / 1e6L, w0 = (long double)B.w / 1e6L;
+	long double co2 = (long double)Y.co2 / 1e15L, co20 = (long double)B.co2 / 1e15L;
+	long double gv = 0;
+	bool have_gv = hv && hv0 && growth(va, va0, nyears, &gv);
+
+	struct ind {
+		const char *name;
+		bool ok;
+		long double v;
+		bool elasticity;
+		char inputs[160];
+	} ind[11];
+	int ni = 0;
+#define FIG(y, k) ((long double)(y).fig[k] / 1e6L)
+#define IND(nm, cond, val, el, ...)                                                                          \
+	do {                                                                                                 \
+		ind[ni].name = nm;                                                                           \
+		ind[ni].ok = (cond);                                                                         \
+		ind[ni].v = ind[ni].ok ? (val) : 0;                                                          \
+		ind[ni].elasticity = el;                                                                     \
+		snprintf(ind[ni].inputs, sizeof ind[ni].inputs, __VA_ARGS__);                                \
+		ni++;                                                                                        \
+	} while (0)
+	IND("energy_intensity", hv, tce / va, false, "%.6Lf tce / %.2Lf 10^4 yuan", tce, va);
+	IND("fresh_water_intensity", hv, w / va, false, "%.2Lf m3 / %.2Lf 10^4 yuan", w, va);
+	IND("wastewater_intensity", hv && Y.have[STO_ECON_WASTEWATER], FIG(Y, STO_ECON_WASTEWATER) / va, false,
+	    "wastewater_t %s", Y.have[STO_ECON_WASTEWATER] ? "given" : "missing");
+	IND("solid_waste_intensity", hv && Y.have[STO_ECON_SOLID_WASTE], FIG(Y, STO_ECON_SOLID_WASTE) / va, false,
+	    "solid_waste_t %s", Y.have[STO_ECON_SOLID_WASTE] ? "given" : "missing");
+	IND("value_added_per_employee", hv && Y.have[STO_ECON_EMPLOYEES] && Y.fig[STO_ECON_EMPLOYEES] > 0,
+	    va / FIG(Y, STO_ECON_EMPLOYEES), false, "employees %s", Y.have[STO_ECON_EMPLOYEES] ? "given" : "missing");
+	IND("value_added_per_km2", hv && Y.have[STO_ECON_LAND] && Y.fig[STO_ECON_LAND] > 0, va / FIG(Y, STO_ECON_LAND),
+	    false, "land_km2 %s", Y.have[STO_ECON_LAND] ? "given" : "missing");
+	IND("value_added_growth", have_gv, gv * 100, false, "%d years from %d", nyears, (int)q->base);
+	long double ge = 0, gw = 0;
+	bool have_ge = have_gv && gv != 0 && growth(tce, tce0, nyears, &ge);
+	bool have_gw = have_gv && gv != 0 && growth(w, w0, nyears, &gw);
+	IND("energy_elasticity", have_ge, ge / gv, true, "energy growth %.4Lf / value added growth %.4Lf", ge, gv);
+	IND("fresh_water_elasticity", have_gw, gw / gv, true, "water growth %.4Lf / value added growth %.4Lf", gw, gv);
+	/* pollutant elasticity: the mean of COD, NH3-N, SO2 and NOx's */
+	static const int pk[4] = {STO_ECON_COD, STO_ECON_NH3N, STO_ECON_SO2, STO_ECON_NOX};
+	long double sum = 0;
+	bool have_p = have_gv && gv != 0;
+	for (int i = 0; i < 4 && have_p; i++) {
+		long double gp;
+		have_p = Y.have[pk[i]] && B.have[pk[i]] && growth(FIG(Y, pk[i]), FIG(B, pk[i]), nyears, &gp);
+		sum += have_p ? gp / gv : 0;
+	}
+	IND("pollutant_elasticity", have_p, sum / 4, true, "mean of COD, NH3-N, SO2, NOx elasticities");
+	/* average annual reduction of CO2 intensity: 1 - (I_t / I_0)^(1/n) */
+	long double gi = 0;
+	bool have_ci = hv && hv0 && co20 > 0 && growth(co2 / va, co20 / va0, nyears, &gi);
+	IND("co2_intensity_reduction", have_ci, -gi * 100, false, "%.6Lf / %.6Lf tCO2 per 10^4 yuan", hv ? co2 / va : 0,
+	    hv0 ? co20 / va0 : 0);
+#undef IND
+#undef FIG
+
+	t->columns = cols;
+	t->ncols = sizeof cols / sizeof cols[0];
+	int pass = 0, fail = 0;
+	for (int i = 0; i < ni; i++) {
+		const limit *l = NULL;
+		for (int j = 0; j < nlim; j++)
+			if (strcmp(lim[j].name, ind[i].name) == 0)
+				l = &lim[j];
+		node_tbuf_cell(b, ind[i].name);
+		node_tbuf_cell(b, ind[i].ok ? node_tbuf_keep(b, "%.2Lf", ind[i].v) : "n/a");
+		node_tbuf_cell(b, l ? l->unit : "");
+		const char *result = "n/a";
+		if (l == NULL) {
+			node_tbuf_cell(b, "-");
+			result = "no limit configured";
+		} else {
+			bool el = strcmp(l->direction, "elasticity") == 0, most = strcmp(l->direction, "at_most") == 0;
+			/* DOMAIN.md 5: with value added shrinking, an elasticity
+			 * limit applies the other way */
+			bool upper = el ? gv >= 0 : most;
+			node_tbuf_cell(b, node_tbuf_keep(b, "%s %.2Lf", upper ? "<=" : ">=", l->limit));
+			if (ind[i].ok) {
+				bool ok = upper ? ind[i].v <= l->limit : ind[i].v >= l->limit;
+				result = ok ? "pass" : "fail";
+				pass += ok;
+				fail += !ok;
+			}
+		}
+		node_tbuf_cell(b, result);
+		node_tbuf_cell(b, node_tbuf_keep(b, "%s", ind[i].inputs));
+		t->nrows++;
+	}
+	node_tbuf_note(b, "entity", node_tbuf_keep(b, "%s (%s)", q->entity, sto_level_name(level)));
+	node_tbuf_note(b, "years", node_tbuf_keep(b, "%d against %d (n = %d)", (int)q->year, (int)q->base, nyears));
+	node_tbuf_note(b, "passed", node_tbuf_keep(b, "%d of %d with data", pass, pass + fail));
+	if (nlim < 0)
+		node_tbuf_note(b, "limits", node_tbuf_keep(b, "%s could not be read", n->cfg.indicators_file));
+	t->title = node_tbuf_keep(b, "indicators %s %d (base %d)", q->entity, (int)q->year, (int)q->base);
 	t->ok = true;
 	t->error = "";
 	t->cells = b->cells;

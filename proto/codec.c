@@ -509,6 +509,14 @@ static int dec_body(const Ecoroll__Envelope *env, pb_msg *out)
 		out->u.monitoring_request.entity = rstr(env->monitoring_request->entity);
 		out->u.monitoring_request.period = rstr(env->monitoring_request->period);
 		return 0;
+	case ECOROLL__ENVELOPE__BODY_INDICATORS_REQUEST:
+		if (env->indicators_request == NULL)
+			return ER_EPROTO;
+		out->type = PB_INDICATORS_REQUEST;
+		out->u.indicators_request.entity = rstr(env->indicators_request->entity);
+		out->u.indicators_request.year = env->indicators_request->year;
+		out->u.indicators_request.base = env->indicators_request->base_year;
+		return 0;
 	case ECOROLL__ENVELOPE__BODY_TABLE:
 		if (env->table == NULL)
 			return ER_EPROTO;
@@ -650,6 +658,7 @@ struct enc {
 		Ecoroll__BenchmarkRequest benchmark_request;
 		Ecoroll__CarbonRequest carbon_request;
 		Ecoroll__MonitoringRequest monitoring_request;
+		Ecoroll__IndicatorsRequest indicators_request;
 	} b;
 	Ecoroll__ReasonCount reasons[PB_MAX_REASONS];
 	Ecoroll__ReasonCount *reasonp[PB_MAX_REASONS];
@@ -1121,6 +1130,14 @@ static int enc_build(const pb_msg *m, struct enc *e)
 		e->b.monitoring_request.period = wstr(m->u.monitoring_request.period);
 		e->env.body_case = ECOROLL__ENVELOPE__BODY_MONITORING_REQUEST;
 		e->env.monitoring_request = &e->b.monitoring_request;
+		return 0;
+	case PB_INDICATORS_REQUEST:
+		ecoroll__indicators_request__init(&e->b.indicators_request);
+		e->b.indicators_request.entity = wstr(m->u.indicators_request.entity);
+		e->b.indicators_request.year = m->u.indicators_request.year;
+		e->b.indicators_request.base_year = m->u.indicators_request.base;
+		e->env.body_case = ECOROLL__ENVELOPE__BODY_INDICATORS_REQUEST;
+		e->env.indicators_request = &e->b.indicators_request;
 		return 0;
 	case PB_TABLE:
 		e->env.body_case = ECOROLL__ENVELOPE__BODY_TABLE;

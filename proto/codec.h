@@ -42,6 +42,7 @@ enum pb_type {
 	PB_BENCHMARK_REQUEST,
 	PB_CARBON_REQUEST,
 	PB_MONITORING_REQUEST,
+	PB_INDICATORS_REQUEST,
 };
 
 /* Values equal to the .proto enums. */
@@ -236,6 +237,11 @@ typedef struct pb_monitoring_request {
 	const char *entity, *period;
 } pb_monitoring_request;
 
+typedef struct pb_indicators_request {
+	const char *entity;
+	int32_t year, base;
+} pb_indicators_request;
+
 typedef struct pb_econ_batch {
 	const char *sender;
 	uint64_t seq;
@@ -292,6 +298,7 @@ typedef struct pb_msg {
 		pb_benchmark_request benchmark_request;
 		pb_carbon_request carbon_request;
 		pb_monitoring_request monitoring_request;
+		pb_indicators_request indicators_request;
 	} u;
 	void *opaque_; /* the decoded protobuf-c message; pb_msg_fini frees it */
 	void *extra_;  /* arrays converted for the caller; freed by pb_msg_fini */

@@ -99,12 +99,17 @@ static bool valid_key(const sto_econ_key *k)
 	return valid_level(k->level) && k->kind != 0 && valid_period(k->ptype, k->year, k->index);
 }
 
-static const char *const kind_names[] = {NULL, "value_added", "output", "gdp"};
+static const char *const kind_names[] = {
+	[STO_ECON_VALUE_ADDED] = "value_added", [STO_ECON_OUTPUT] = "output",	      [STO_ECON_GDP] = "gdp",
+	[STO_ECON_EMPLOYEES] = "employees",	[STO_ECON_LAND] = "land_km2",	      [STO_ECON_WASTEWATER] = "wastewater_t",
+	[STO_ECON_SOLID_WASTE] = "solid_waste_t", [STO_ECON_COD] = "cod_t",	      [STO_ECON_NH3N] = "nh3n_t",
+	[STO_ECON_SO2] = "so2_t",		[STO_ECON_NOX] = "nox_t",
+};
 #define KIND_NAMES (int)(sizeof kind_names / sizeof kind_names[0])
 
 const char *sto_econ_kind_name(int kind)
 {
-	return kind >= 1 && kind < KIND_NAMES ? kind_names[kind] : "?";
+	return kind >= 1 && kind < KIND_NAMES && kind_names[kind] ? kind_names[kind] : "?";
 }
 
 int sto_econ_kind_parse(const char *s)
@@ -112,7 +117,7 @@ int sto_econ_kind_parse(const char *s)
 	if (s == NULL)
 		return 0;
 	for (int i = 1; i < KIND_NAMES; i++)
-		if (strcmp(s, kind_names[i]) == 0)
+		if (kind_names[i] && strcmp(s, kind_names[i]) == 0)
 			return i;
 	return 0;
 }
@@ -559,7 +564,10 @@ static void csv_row_parse(csv_ctx *c, unsigned line, char **f, int64_t received)
 	} else if (!valid_code(f[1])) {
 		csv_error(c, line, "entity '%.64s' must be 1-%d characters of A-Z a-z 0-9 . _ -", f[1], AGG_CODE_MAX);
 	} else if (r.k.kind == 0) {
-		csv_error(c, line, "kind '%.64s' is not value_added, output or gdp", f[2]);
+		csv_error(c, line,
+			  "kind '%.64s' is not value_added, output, gdp or a yearly statistic (employees, land_km2, "
+			  "wastewater_t, solid_waste_t, cod_t, nh3n_t, so2_t, nox_t)",
+			  f[2]);
 	} else if (sto_period_parse(f[3], &r.k) != 0) {
 		csv_error(c, line,
 			  "period '%.64s' is not YYYY-MM (a month), YYYY-Qn (a quarter) or YYYY (a year) with a "

@@ -40,7 +40,15 @@ enum sto_econ_kind {
 	STO_ECON_OUTPUT = 2,
 	STO_ECON_GDP = 3,
 	/* 4-15: further economic figures in 10^4 yuan */
-	STO_ECON_STATS_FIRST = 16 /* 16..255: yearly statistics (issue 7) */
+	STO_ECON_STATS_FIRST = 16, /* 16..255: yearly statistics (DOMAIN.md 5) */
+	STO_ECON_EMPLOYEES = 16,   /* persons */
+	STO_ECON_LAND = 17,	   /* industrial land, km2 */
+	STO_ECON_WASTEWATER = 18,  /* t */
+	STO_ECON_SOLID_WASTE = 19, /* t */
+	STO_ECON_COD = 20,	   /* t */
+	STO_ECON_NH3N = 21,	   /* ammonia nitrogen, t */
+	STO_ECON_SO2 = 22,	   /* t */
+	STO_ECON_NOX = 23,	   /* t */
 };
 enum sto_period { STO_P_MONTH = 1, STO_P_QUARTER = 2, STO_P_YEAR = 3 };
 

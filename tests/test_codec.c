@@ -128,6 +128,9 @@ static void touch(const pb_msg *m)
 	case PB_ECON_BATCH:
 		sum += strlen(m->u.econ_batch.sender) + strlen(m->u.econ_batch.csv);
 		break;
+	case PB_INDICATORS_REQUEST:
+		sum += strlen(m->u.indicators_request.entity);
+		break;
 	case PB_MONITORING_REQUEST:
 		sum += strlen(m->u.monitoring_request.entity) + strlen(m->u.monitoring_request.period);
 		break;
@@ -936,6 +939,14 @@ static void test_events_and_commands(void **state)
 		assert_string_equal(d.u.table.cells[k], cells[k]);
 	assert_string_equal(d.u.table.notes[0].name, "valid_days");
 	assert_string_equal(d.u.table.notes[0].value, "2");
+	pb_msg_fini(&d);
+
+	m = (pb_msg){ .type = PB_INDICATORS_REQUEST };
+	m.u.indicators_request = (pb_indicators_request){ "P01", 2026, 2020 };
+	roundtrip(&m, &d);
+	assert_string_equal(d.u.indicators_request.entity, "P01");
+	assert_int_equal(d.u.indicators_request.year, 2026);
+	assert_int_equal(d.u.indicators_request.base, 2020);
 	pb_msg_fini(&d);
 
 	m = (pb_msg){ .type = PB_MONITORING_REQUEST };

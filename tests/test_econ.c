@@ -190,7 +190,10 @@ static void test_kind_names(void **state)
 	assert_string_equal(sto_econ_kind_name(STO_ECON_OUTPUT), "output");
 	assert_string_equal(sto_econ_kind_name(STO_ECON_GDP), "gdp");
 	assert_string_equal(sto_econ_kind_name(0), "?");
-	assert_string_equal(sto_econ_kind_name(STO_ECON_STATS_FIRST), "?"); /* issue 7 names it */
+	assert_string_equal(sto_econ_kind_name(STO_ECON_STATS_FIRST), "employees");
+	assert_string_equal(sto_econ_kind_name(STO_ECON_NOX), "nox_t");
+	assert_int_equal(sto_econ_kind_parse("land_km2"), STO_ECON_LAND);
+	assert_string_equal(sto_econ_kind_name(15), "?"); /* reserved, unnamed */
 	assert_string_equal(sto_econ_csv_header(), "level,entity,kind,period,value,revision");
 }
 
@@ -804,7 +807,8 @@ static void test_csv_bad_rows(void **state)
 				   "district,E0101,value_added,2026-03,5,\n"; /* 17: good (another level) */
 	static const char want[] =
 	    "in.csv:3: level 'meter' is not enterprise, district or city\n"
-	    "in.csv:4: kind 'profit' is not value_added, output or gdp\n"
+	    "in.csv:4: kind 'profit' is not value_added, output, gdp or a yearly statistic (employees, land_km2, "
+	    "wastewater_t, solid_waste_t, cod_t, nh3n_t, so2_t, nox_t)\n"
 	    "in.csv:5: period '2026-13' is not YYYY-MM (a month), YYYY-Qn (a quarter) or YYYY (a year) with a "
 	    "year from 1900 to 9999\n"
 	    "in.csv:6: value '-1' is negative\n"

@@ -455,6 +455,47 @@ static void test_monitoring_coverage(void **state)
 	pb_msg_fini(&rep);
 }
 
+/* The yearly indicator table of E0206, 2025 against 2019 (n = 6), with
+ * value added falling from 100 to 50 (10^4 yuan) and electricity from
+ * 1000 to 800 kWh (computed by hand, shown to two decimals):
+ *   value added growth (50/100)^(1/6) - 1 = -10.9101%: below 15, fail
+ *   energy elasticity ((0.8)^(1/6) - 1) / -0.109101 = 0.3346: value added
+ *     shrinks, so the limit 0.6 applies as a floor: 0.33 < 0.6, fail
+ *   CO2 intensity 2019 536.6 kg / 100 = 0.005366 t; 2025 424.48 kg / 50 =
+ *     0.0084896 t: reduction 1 - (0.0084896/0.005366)^(1/6) = -7.9459%, fail
+ *   energy intensity 0.09832 tce / 50 = 0.0019664: 0.00 <= 0.5, pass */
+static void test_indicators_negative_growth_six_years(void **state)
+{
+	(void)state;
+	pb_msg req = {.type = PB_ECON_IMPORT}, rep;
+	push("ind", "series,time,value\n"
+		    "M-E0206-EL01,2019-06-01T00:00:00+08:00,10\nM-E0206-EL01,2019-06-02T00:00:00+08:00,1010\n"
+		    "M-E0206-EL02,2025-06-01T00:00:00+08:00,10\nM-E0206-EL02,2025-06-02T00:00:00+08:00,810\n");
+	req.u.econ_import.csv = "level,entity,kind,period,value,revision\n"
+				"enterprise,E0206,value_added,2019,100,\n"
+				"enterprise,E0206,value_added,2025,50,\n";
+	req.u.econ_import.origin = "ind.csv";
+	assert_int_equal(ing_request(D.control, &req, 10000, &rep), 0);
+	assert_true(rep.u.command_reply.ok);
+	pb_msg_fini(&rep);
+	pb_msg q = {.type = PB_INDICATORS_REQUEST};
+	q.u.indicators_request = (pb_indicators_request){"E0206", 2025, 2019};
+	assert_int_equal(ing_request(D.control, &q, 10000, &rep), 0);
+	assert_true(rep.u.table.ok);
+	const pb_table *t = &rep.u.table;
+	assert_string_equal(cell_of(t, "value_added_growth", "value"), "-10.91");
+	assert_string_equal(cell_of(t, "value_added_growth", "result"), "fail");
+	assert_string_equal(cell_of(t, "energy_elasticity", "value"), "0.33");
+	assert_string_equal(cell_of(t, "energy_elasticity", "limit"), ">= 0.60");
+	assert_string_equal(cell_of(t, "energy_elasticity", "result"), "fail");
+	assert_string_equal(cell_of(t, "co2_intensity_reduction", "value"), "-7.95");
+	assert_string_equal(cell_of(t, "co2_intensity_reduction", "result"), "fail");
+	assert_string_equal(cell_of(t, "energy_intensity", "value"), "0.00");
+	assert_string_equal(cell_of(t, "energy_intensity", "result"), "pass");
+	assert_string_equal(cell_of(t, "wastewater_intensity", "value"), "n/a");
+	pb_msg_fini(&rep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -465,6 +506,7 @@ int main(void)
 		cmocka_unit_test(test_benchmark_tie_median_baseline),
 		cmocka_unit_test(test_carbon_account),
 		cmocka_unit_test(test_monitoring_coverage),
+		cmocka_unit_test(test_indicators_negative_growth_six_years),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
