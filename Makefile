@@ -57,9 +57,9 @@ LIB_SRC := proto/codec.c node/er.c node/config.c \
 LIB_OBJ := $(PROTO_GEN:.c=.o) $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
 LIB := $(B)/libecoroll.a
 
-PROGS := $(B)/ecorolld $(B)/ecoroll
+PROGS := $(B)/ecorolld $(B)/ecoroll $(B)/ecoroll-bench
 ECOROLLD_OBJ := $(B)/node/ecorolld.o
-ECOROLL_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard cli/*.c))
+ECOROLL_OBJ := $(patsubst %.c,$(B)/%.o,$(filter-out cli/bench.c,$(wildcard cli/*.c)))
 
 TEST_SRC := $(wildcard tests/test_*.c)
 STRESS_SRC := $(wildcard tests/stress_*.c)
@@ -104,6 +104,9 @@ $(B)/ecorolld: $(ECOROLLD_OBJ) $(LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
 $(B)/ecoroll: $(ECOROLL_OBJ) $(LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+$(B)/ecoroll-bench: $(B)/cli/bench.o $(LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
 $(B)/tests/%: $(B)/tests/%.o $(TEST_COMMON) $(LIB)
