@@ -262,13 +262,6 @@ static int merge_meter_hours(node_flusher *f)
 		series_key(n, s, &k);
 		k.res = ER_RES_HOUR;
 		k.start = (int64_t)e->hour * 3600 - off;
-		rc = sto_rollup_get(f->txn, &k, &before);
-		if (rc == ER_ENOENT) {
-			existed = false;
-			sto_val_zero(&before);
-		} else if (rc != 0) {
-			return rc;
-		}
 		d.count = e->s.count;
 		d.sum = e->s.sum;
 		d.min = e->s.min;
@@ -276,12 +269,12 @@ static int merge_meter_hours(node_flusher *f)
 		d.flags = e->s.flags;
 		d.members = 0;
 		d.complete = 0;
+		d.coverage_s = e->s.coverage_s;
 		/* Coverage is seconds of the hour backed by readings: never
 		 * more than the hour, however many readings overlap. */
-		uint64_t cov = before.coverage_s + e->s.coverage_s;
-		d.coverage_s = (cov > 3600 ? 3600 : cov) - before.coverage_s;
-		if ((rc = sto_rollup_merge(f->txn, &k, &d, &existed, &after)) != 0)
+		if ((rc = sto_rollup_add(f->txn, &k, &d, 3600, &before, &after, &existed)) != 0)
 			return rc;
+		d.coverage_s = after.coverage_s - before.coverage_s; /* what the row really gained */
 		gain = d;
 		gain.members = 0;
 		gain.complete = 0;

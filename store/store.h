@@ -86,6 +86,10 @@ int sto_read_begin(sto_env *env, sto_txn **out);
 /* Adds delta to the row at k (creating it); reports whether it existed
  * and the new value. */
 int sto_rollup_merge(sto_txn *txn, const sto_key *k, const sto_val *delta, bool *existed, sto_val *now);
+/* The same with the row's value before (may be NULL) and coverage held
+ * at coverage_cap when it is not 0 (a meter-hour: 3600 s). */
+int sto_rollup_add(sto_txn *txn, const sto_key *k, const sto_val *delta, uint64_t coverage_cap, sto_val *before,
+		   sto_val *after, bool *existed);
 int sto_rollup_get(sto_txn *txn, const sto_key *k, sto_val *out); /* ER_ENOENT */
 typedef int sto_row_fn(void *ctx, const sto_key *k, const sto_val *v);
 /* Rows of one entity at one resolution with from <= start < to, every

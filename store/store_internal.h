@@ -26,6 +26,7 @@ struct sto_txn {
 	MDB_txn *txn;
 	bool read;
 	bool full; /* a write hit MDB_MAP_FULL: the txn is dead, commit says ER_EFULL */
+	MDB_cursor *rollup; /* write txns: one cursor for read-modify-write (LMDB closes it with the txn) */
 };
 
 /* Maps a write's LMDB result, remembering a full map for sto_commit. */
