@@ -664,14 +664,24 @@ void *node_flusher_main(void *arg)
 {
 	node *n = arg;
 	node_flusher *f = n->flusher;
-	int wait_ms = n->cfg.flush_ms;
+	int wait_ms = n->cfg.flush_ms, backoff = n->cfg.flush_ms;
 
 	while (!atomic_load(&n->stop_flush)) {
-		agg_core_wait(n->core, wait_ms);
-		if (flush_once(f) != 0)
-			wait_ms = wait_ms * 2 > RETRY_MS_MAX ? RETRY_MS_MAX : wait_ms * 2;
-		else
-			wait_ms = n->cfg.flush_ms;
+		if (wait_ms > 0)
+			agg_core_wait(n->core, wait_ms);
+		uint64_t t0 = er_mono_ns();
+		if (flush_once(f) != 0) {
+			backoff = backoff * 2 > RETRY_MS_MAX ? RETRY_MS_MAX : backoff * 2;
+			wait_ms = backoff;
+			continue;
+		}
+		backoff = n->cfg.flush_ms;
+		/* A flush starts flush_ms after the previous one started, not
+		 * after it ended: under load a commit that took longer than
+		 * the interval is followed at once by the next, so acks wait
+		 * one commit, not a commit and an interval. */
+		int64_t spent = (int64_t)((er_mono_ns() - t0) / 1000000u);
+		wait_ms = spent >= n->cfg.flush_ms ? 0 : n->cfg.flush_ms - (int)spent;
 	}
 	/* The workers have stopped: one last swap takes everything. */
 	for (int attempt = 0; attempt < 5; attempt++) {
