@@ -43,7 +43,6 @@
 #define GRID_FIELDS  (2 + AQI_NCOL)            /* section, key and one cell per column */
 #define IAQI_MAX     1000                      /* far above the scale's 500; bounds the 128-bit products */
 #define BP_MAX_MICRO (1000000LL * ER_FX_SCALE) /* 10^6 ug/m3: far above any breakpoint (3840) */
-#define READ_CHUNK   4096                      /* the files are a few kB */
 #define RULESETS     "rulesets.csv"
 
 __extension__ typedef __int128 i128;
@@ -709,44 +708,6 @@ static void parse_table(load_ctx *c, tbl *t, char *buf, size_t len)
 
 /* ---- files ---- */
 
-/* The whole file, NUL-terminated; ER_EIO with errno set when it cannot be
- * read (missing, a directory, unreadable). */
-static int read_all(const char *path, char **out, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL, *nb;
-	size_t n = 0, cap = 0, got;
-	int rc = ER_EIO;
-
-	if (f == NULL)
-		return ER_EIO;
-	for (;;) {
-		if (cap - n < READ_CHUNK + 1) {
-			cap = cap ? cap * 2 : READ_CHUNK * 2;
-			nb = realloc(buf, cap);
-			if (nb == NULL) {
-				rc = ER_ENOMEM;
-				goto fail;
-			}
-			buf = nb;
-		}
-		got = fread(buf + n, 1, cap - n - 1, f);
-		n += got;
-		if (got == 0)
-			break;
-	}
-	if (ferror(f))
-		goto fail;
-	fclose(f);
-	buf[n] = 0;
-	*out = buf;
-	*len = n;
-	return 0;
-fail:
-	free(buf);
-	fclose(f);
-	return rc;
-}
 
 static void rules_free(agg_aqi_rules *r)
 {
@@ -778,7 +739,7 @@ static agg_aqi_rules *load_table(load_ctx *c, const char *path, const char *name
 		return NULL;
 	}
 	c->path = path;
-	int rc = read_all(path, &buf, &len);
+	int rc = er_read_file(path, &buf, &len);
 	if (rc == ER_ENOMEM) {
 		c->oom = true;
 	} else if (rc != 0) {
@@ -959,7 +920,7 @@ int agg_aqi_load(const char *dir, agg_aqi **out, char *err, size_t errlen)
 		goto fail;
 	snprintf(path, dl + sizeof RULESETS + 1, "%.*s/%s", (int)dl, dir, RULESETS);
 	c.path = path;
-	int r = read_all(path, &buf, &len);
+	int r = er_read_file(path, &buf, &len);
 	if (r == ER_ENOMEM)
 		goto fail;
 	if (r != 0) {

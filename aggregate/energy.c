@@ -30,7 +30,6 @@
 #define MAX_FIELDS 64             /* far more than a row has: a long row still gets a field count */
 #define CARRIERS   (AGG_PV + 1)   /* energy carriers are 1..AGG_PV; power and pollutants have no rows */
 #define NKEYS      (CARRIERS * 4) /* the larger key space: carrier x (any, fuel, feedstock, renewable) */
-#define READ_CHUNK 4096           /* the files are a few kB */
 
 __extension__ typedef unsigned __int128 u128;
 
@@ -322,44 +321,6 @@ static void parse_file(load_ctx *c, table *t, int file, char *buf, size_t len)
 	}
 }
 
-/* The whole file, NUL-terminated; ER_EIO with errno set when it cannot be
- * read (missing, a directory, unreadable). */
-static int read_all(const char *path, char **out, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL, *nb;
-	size_t n = 0, cap = 0, got;
-	int rc = ER_EIO;
-
-	if (f == NULL)
-		return ER_EIO;
-	for (;;) {
-		if (cap - n < READ_CHUNK + 1) {
-			cap = cap ? cap * 2 : READ_CHUNK * 2;
-			nb = realloc(buf, cap);
-			if (nb == NULL) {
-				rc = ER_ENOMEM;
-				goto fail;
-			}
-			buf = nb;
-		}
-		got = fread(buf + n, 1, cap - n - 1, f);
-		n += got;
-		if (got == 0)
-			break;
-	}
-	if (ferror(f))
-		goto fail;
-	fclose(f);
-	buf[n] = 0;
-	*out = buf;
-	*len = n;
-	return 0;
-fail:
-	free(buf);
-	fclose(f);
-	return rc;
-}
 
 static int cmp_row(const void *a, const void *b)
 {
@@ -433,7 +394,7 @@ int agg_energy_load(const char *dir, agg_energy **out, char *err, size_t errlen)
 		snprintf(path, dl + 32, "%.*s/%s", (int)dl, dir, file_names[f]);
 		c.path = path;
 		c.line = 0;
-		int r = read_all(path, &e->buf[f], &len);
+		int r = er_read_file(path, &e->buf[f], &len);
 		if (r == ER_ENOMEM)
 			goto fail;
 		if (r != 0) {

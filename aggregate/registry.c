@@ -945,27 +945,8 @@ void agg_import_result_fini(agg_import_result *res)
 
 int agg_read_file(const char *path, char **out)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long n;
-
-	if (f == NULL)
-		return ER_EIO;
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
-		goto fail;
-	buf = malloc((size_t)n + 1);
-	if (buf == NULL)
-		goto fail;
-	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-		goto fail;
-	buf[n] = 0;
-	fclose(f);
-	*out = buf;
-	return 0;
-fail:
-	free(buf);
-	fclose(f);
-	return ER_EIO;
+	size_t len;
+	return er_read_file(path, out, &len);
 }
 
 void agg_series_add_replacement(agg_series *s, agg_replacement *r)

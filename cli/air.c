@@ -44,9 +44,9 @@ int cli_air(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *control = cli_control_default(), *from_s = NULL, *to_s = NULL;
-	pb_msg req = {.type = PB_AIR_REQUEST}, rep;
+	pb_msg req = {.type = PB_AIR_REQUEST};
 	pb_air_request *q = &req.u.air_request;
-	int offset = CLI_OFFSET_DEFAULT, c, rc, ret = CLI_EXIT_FATAL;
+	int offset = CLI_OFFSET_DEFAULT, c;
 	uint64_t year = 0;
 	bool json = false;
 
@@ -90,18 +90,5 @@ int cli_air(int argc, char **argv)
 		return cli_usage_error("air", "annual needs --year");
 	if (strcmp(q->kind, "annual") != 0 && (q->from == 0 || q->to == 0))
 		return cli_usage_error("air", "give --from and --to, or --year");
-	rc = ing_request(control, &req, TIMEOUT_MS, &rep);
-	if (rc != 0) {
-		fprintf(stderr, "ecoroll air: no reply from %s (%s; is ecorolld running?)\n", control, er_strerror(rc));
-		return CLI_EXIT_FATAL;
-	}
-	if (rep.type != PB_TABLE || !rep.u.table.ok) {
-		fprintf(stderr, "ecoroll air: %s\n", rep.type == PB_TABLE ? rep.u.table.error : "unexpected reply");
-		goto done;
-	}
-	cli_print_table(&rep.u.table, json);
-	ret = CLI_EXIT_OK;
-done:
-	pb_msg_fini(&rep);
-	return ret;
+	return cli_table_request("air", control, &req, TIMEOUT_MS, NULL, json);
 }

@@ -70,6 +70,11 @@ bool cli_parse_offset(const char *s, int *out);
  * {"title", "rows": [{column: cell}], "notes": {name: value}}. */
 struct pb_table;
 void cli_print_table(const struct pb_table *t, bool json);
+/* Sends a request answered by a table, prints it with print (NULL:
+ * cli_print_table) and returns the exit code; errors say "ecoroll CMD: ...". */
+struct pb_msg;
+int cli_table_request(const char *cmd, const char *control, const struct pb_msg *req, int timeout_ms,
+		      void (*print)(const struct pb_table *t, bool json), bool json);
 
 /* Writes s as a JSON string, quotes included. */
 void cli_json_str(FILE *f, const char *s);

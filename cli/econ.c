@@ -262,10 +262,10 @@ int cli_benchmark(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *control = cli_control_default();
-	pb_msg req = {.type = PB_BENCHMARK_REQUEST}, rep;
+	pb_msg req = {.type = PB_BENCHMARK_REQUEST};
 	pb_benchmark_request *q = &req.u.benchmark_request;
 	bool json = false;
-	int c, rc, ret = CLI_EXIT_FATAL;
+	int c;
 
 	*q = (pb_benchmark_request){"", "", "", "", ""};
 	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
@@ -285,20 +285,7 @@ int cli_benchmark(int argc, char **argv)
 		return cli_usage_error("benchmark", "unexpected argument '%s'", argv[optind]);
 	if (q->industry[0] == 0 || q->period[0] == 0)
 		return cli_usage_error("benchmark", "--industry and --period are needed");
-	rc = ing_request(control, &req, TIMEOUT_MS, &rep);
-	if (rc != 0) {
-		fprintf(stderr, "ecoroll benchmark: no reply from %s (%s; is ecorolld running?)\n", control,
-			er_strerror(rc));
-		return CLI_EXIT_FATAL;
-	}
-	if (rep.type != PB_TABLE || !rep.u.table.ok) {
-		fprintf(stderr, "ecoroll benchmark: %s\n", rep.type == PB_TABLE ? rep.u.table.error : "unexpected reply");
-	} else {
-		cli_print_table(&rep.u.table, json);
-		ret = CLI_EXIT_OK;
-	}
-	pb_msg_fini(&rep);
-	return ret;
+	return cli_table_request("benchmark", control, &req, TIMEOUT_MS, NULL, json);
 }
 
 static const char carbon_help[] =
@@ -323,9 +310,9 @@ int cli_carbon(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},		 {NULL, 0, NULL, 0},
 	};
 	const char *control = cli_control_default(), *to_s = NULL;
-	pb_msg req = {.type = PB_CARBON_REQUEST}, rep;
+	pb_msg req = {.type = PB_CARBON_REQUEST};
 	pb_carbon_request *q = &req.u.carbon_request;
-	int offset = CLI_OFFSET_DEFAULT, c, rc, ret = CLI_EXIT_FATAL;
+	int offset = CLI_OFFSET_DEFAULT, c;
 	uint64_t year = 0;
 	bool json = false;
 
@@ -357,19 +344,7 @@ int cli_carbon(int argc, char **argv)
 	q->year = (int32_t)year;
 	if (to_s && er_time_parse(to_s, strlen(to_s), offset, &q->to) != 0)
 		return cli_usage_error("carbon", "bad --to '%s'", to_s);
-	rc = ing_request(control, &req, TIMEOUT_MS, &rep);
-	if (rc != 0) {
-		fprintf(stderr, "ecoroll carbon: no reply from %s (%s; is ecorolld running?)\n", control, er_strerror(rc));
-		return CLI_EXIT_FATAL;
-	}
-	if (rep.type != PB_TABLE || !rep.u.table.ok) {
-		fprintf(stderr, "ecoroll carbon: %s\n", rep.type == PB_TABLE ? rep.u.table.error : "unexpected reply");
-	} else {
-		cli_print_table(&rep.u.table, json);
-		ret = CLI_EXIT_OK;
-	}
-	pb_msg_fini(&rep);
-	return ret;
+	return cli_table_request("carbon", control, &req, TIMEOUT_MS, NULL, json);
 }
 
 static const char monitoring_help[] =
@@ -394,10 +369,10 @@ int cli_monitoring(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *control = cli_control_default();
-	pb_msg req = {.type = PB_MONITORING_REQUEST}, rep;
+	pb_msg req = {.type = PB_MONITORING_REQUEST};
 	pb_monitoring_request *q = &req.u.monitoring_request;
 	bool json = false;
-	int c, rc, ret = CLI_EXIT_FATAL;
+	int c;
 
 	*q = (pb_monitoring_request){0, "", ""};
 	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
@@ -415,20 +390,7 @@ int cli_monitoring(int argc, char **argv)
 		return cli_usage_error("monitoring", "unexpected argument '%s'", argv[optind]);
 	if (q->level == 0 || q->period[0] == 0)
 		return cli_usage_error("monitoring", "name --district CODE or --city, and --period");
-	rc = ing_request(control, &req, TIMEOUT_MS, &rep);
-	if (rc != 0) {
-		fprintf(stderr, "ecoroll monitoring: no reply from %s (%s; is ecorolld running?)\n", control,
-			er_strerror(rc));
-		return CLI_EXIT_FATAL;
-	}
-	if (rep.type != PB_TABLE || !rep.u.table.ok) {
-		fprintf(stderr, "ecoroll monitoring: %s\n", rep.type == PB_TABLE ? rep.u.table.error : "unexpected reply");
-	} else {
-		cli_print_table(&rep.u.table, json);
-		ret = CLI_EXIT_OK;
-	}
-	pb_msg_fini(&rep);
-	return ret;
+	return cli_table_request("monitoring", control, &req, TIMEOUT_MS, NULL, json);
 }
 
 static const char report_help[] =
@@ -445,8 +407,9 @@ static const char report_help[] =
 	"not metered come from econ imports: employees, land_km2, wastewater_t,\n"
 	"solid_waste_t, cod_t, nh3n_t, so2_t, nox_t. Shown to two decimals.\n";
 
-static void print_csv(const pb_table *t)
+static void print_csv(const pb_table *t, bool json)
 {
+	(void)json;
 	for (size_t c = 0; c < t->ncols; c++)
 		printf("%s%s", c ? "," : "", t->columns[c]);
 	putchar('\n');
@@ -481,10 +444,10 @@ int cli_report(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *control = cli_control_default(), *format = "text";
-	pb_msg req = {.type = PB_INDICATORS_REQUEST}, rep;
+	pb_msg req = {.type = PB_INDICATORS_REQUEST};
 	pb_indicators_request *q = &req.u.indicators_request;
 	uint64_t year = 0, base = 0;
-	int c, rc, ret = CLI_EXIT_FATAL;
+	int c;
 
 	*q = (pb_indicators_request){.entity = ""};
 	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
@@ -509,20 +472,6 @@ int cli_report(int argc, char **argv)
 		return cli_usage_error("report", "--format is text, csv or json");
 	q->year = (int32_t)year;
 	q->base = (int32_t)base;
-	rc = ing_request(control, &req, TIMEOUT_MS, &rep);
-	if (rc != 0) {
-		fprintf(stderr, "ecoroll report: no reply from %s (%s; is ecorolld running?)\n", control, er_strerror(rc));
-		return CLI_EXIT_FATAL;
-	}
-	if (rep.type != PB_TABLE || !rep.u.table.ok) {
-		fprintf(stderr, "ecoroll report: %s\n", rep.type == PB_TABLE ? rep.u.table.error : "unexpected reply");
-	} else {
-		if (strcmp(format, "csv") == 0)
-			print_csv(&rep.u.table);
-		else
-			cli_print_table(&rep.u.table, strcmp(format, "json") == 0);
-		ret = CLI_EXIT_OK;
-	}
-	pb_msg_fini(&rep);
-	return ret;
+	return cli_table_request("report", control, &req, TIMEOUT_MS, strcmp(format, "csv") == 0 ? print_csv : NULL,
+				 strcmp(format, "json") == 0);
 }

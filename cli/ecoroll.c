@@ -9,6 +9,7 @@
  */
 #include "cli.h"
 
+#include "client.h"
 #include "codec.h"
 #include "er.h"
 
@@ -62,7 +63,28 @@ static const struct command {
     {"report", cli_report},
 };
 
-/* ---- tables (air, benchmark) ---- */
+/* ---- tables (air, benchmark, carbon, monitoring, report) ---- */
+
+int cli_table_request(const char *cmd, const char *control, const pb_msg *req, int timeout_ms,
+		      void (*print)(const pb_table *t, bool json), bool json)
+{
+	pb_msg rep;
+	int ret = CLI_EXIT_FATAL, rc = ing_request(control, req, timeout_ms, &rep);
+
+	if (rc != 0) {
+		fprintf(stderr, "ecoroll %s: no reply from %s (%s; is ecorolld running?)\n", cmd, control,
+			er_strerror(rc));
+		return CLI_EXIT_FATAL;
+	}
+	if (rep.type != PB_TABLE || !rep.u.table.ok) {
+		fprintf(stderr, "ecoroll %s: %s\n", cmd, rep.type == PB_TABLE ? rep.u.table.error : "unexpected reply");
+	} else {
+		(print ? print : cli_print_table)(&rep.u.table, json);
+		ret = CLI_EXIT_OK;
+	}
+	pb_msg_fini(&rep);
+	return ret;
+}
 
 static void print_text_table(const pb_table *t)
 {

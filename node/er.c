@@ -401,6 +401,45 @@ void er_errs_add(er_errs *c, const char *fmt, ...)
 		c->errpos += (size_t)n < c->errlen - c->errpos ? (size_t)n : c->errlen - c->errpos - 1;
 }
 
+/* ---- files ---- */
+
+int er_read_file(const char *path, char **out, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL, *nb;
+	size_t n = 0, cap = 0, got;
+	int rc = ER_EIO;
+
+	if (f == NULL)
+		return ER_EIO;
+	for (;;) {
+		if (cap - n < 4096 + 1) {
+			cap = cap ? cap * 2 : 4096 * 2;
+			nb = realloc(buf, cap);
+			if (nb == NULL) {
+				rc = ER_ENOMEM;
+				goto fail;
+			}
+			buf = nb;
+		}
+		got = fread(buf + n, 1, cap - n - 1, f);
+		n += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(f))
+		goto fail;
+	fclose(f);
+	buf[n] = 0;
+	*out = buf;
+	*len = n;
+	return 0;
+fail:
+	free(buf);
+	fclose(f);
+	return rc;
+}
+
 /* ---- CSV ---- */
 
 int er_csv_split(char *line, char **fields, int max)

@@ -73,6 +73,11 @@ size_t er_time_format(int64_t t, int offset_s, char *buf, size_t cap);
 /* "+08:00", "-03:30" or "Z" -> seconds east of UTC. */
 int er_offset_parse(const char *s, int *out);
 
+/* Reads a whole file into a malloc'd buffer with a NUL after its *len
+ * bytes (a file may hold NUL bytes: *len says where it ends). ER_EIO or
+ * ER_ENOMEM. */
+int er_read_file(const char *path, char **out, size_t *len);
+
 /* CSV. Splits one line in place into at most max fields, honouring double
  * quotes ("a ""b""" -> a "b"); trims spaces around unquoted fields and the
  * line end. Returns the field count, or ER_EINVAL for an unterminated quote
