@@ -13,6 +13,7 @@
 #include "energy.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,6 +283,10 @@ int node_open(node *n, const node_config *cfg, char *err, size_t errlen)
 		goto fail;
 	if ((rc = node_load_air(n, &n->aqi, err, errlen)) != 0)
 		goto fail;
+	/* Loading parsed the registry twice (LMDB's rows, then the files):
+	 * hand the freed parse buffers back to the system so the resident
+	 * size is what the node keeps, not what it passed through. */
+	malloc_trim(0);
 	return 0;
 fail:
 	node_close(n);
