@@ -606,31 +606,21 @@ static const section sections[] = {
  * the first other line is the header. */
 static void parse_table(load_ctx *c, tbl *t, char *buf, size_t len)
 {
-	char *line, *next, *f[MAX_FIELDS];
+	char *line, *f[MAX_FIELDS];
 	pending_rule pr[AQI_NCOL] = {{0}};
 	bool header = false;
 	int nf;
 
-	const char *nul = memchr(buf, 0, len);
-	if (nul != NULL) {
-		c->line = 1;
-		for (const char *p = buf; p < nul; p++)
-			c->line += *p == '\n';
+	er_lines it;
+	uint32_t nul_line;
+
+	if (er_lines_init(&it, buf, len, &nul_line) != 0) {
+		c->line = nul_line;
 		add_error(c, "a NUL byte: not a text file");
 		return;
 	}
-	c->line = 0;
-	for (line = buf; line != NULL; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = 0;
-		c->line++;
-		if (c->line == 1 && (unsigned char)line[0] == 0xEF && (unsigned char)line[1] == 0xBB &&
-		    (unsigned char)line[2] == 0xBF)
-			line += 3; /* a UTF-8 byte-order mark from a spreadsheet */
-		const char *p = line + strspn(line, " \t\r");
-		if (*p == 0 || *p == '#')
-			continue;
+	while ((line = er_lines_next(&it)) != NULL) {
+		c->line = it.line;
 		nf = er_csv_split(line, f, MAX_FIELDS);
 		if (!header) {
 			if (!header_ok(c, t, f, nf))

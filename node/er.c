@@ -440,6 +440,39 @@ fail:
 	return rc;
 }
 
+int er_lines_init(er_lines *it, char *buf, size_t len, uint32_t *nul_line)
+{
+	const char *nul = memchr(buf, 0, len);
+	it->next = buf;
+	it->line = 0;
+	if (nul != NULL) {
+		uint32_t n = 1;
+		for (const char *p = buf; p < nul; p++)
+			n += *p == '\n';
+		*nul_line = n;
+		return ER_EINVAL;
+	}
+	return 0;
+}
+
+char *er_lines_next(er_lines *it)
+{
+	while (it->next != NULL) {
+		char *line = it->next, *nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = 0;
+		it->next = nl;
+		it->line++;
+		if (it->line == 1 && (unsigned char)line[0] == 0xEF && (unsigned char)line[1] == 0xBB &&
+		    (unsigned char)line[2] == 0xBF)
+			line += 3; /* a UTF-8 byte-order mark from a spreadsheet */
+		const char *p = line + strspn(line, " \t\r");
+		if (*p != 0 && *p != '#')
+			return line;
+	}
+	return NULL;
+}
+
 /* ---- CSV ---- */
 
 int er_csv_split(char *line, char **fields, int max)

@@ -78,6 +78,19 @@ int er_offset_parse(const char *s, int *out);
  * ER_ENOMEM. */
 int er_read_file(const char *path, char **out, size_t *len);
 
+/* Lines of a CSV file read into memory, the way every table loader reads
+ * them: blank lines and '#' comments skipped, a UTF-8 byte-order mark on
+ * the first line dropped. Lines are cut in place. */
+typedef struct er_lines {
+	char *next;
+	uint32_t line; /* the number of the line last returned */
+} er_lines;
+/* ER_EINVAL when buf[0..len) holds a NUL byte (not a text file), with
+ * *nul_line its line number. */
+int er_lines_init(er_lines *it, char *buf, size_t len, uint32_t *nul_line);
+/* The next line that is not blank or a comment; NULL at the end. */
+char *er_lines_next(er_lines *it);
+
 /* CSV. Splits one line in place into at most max fields, honouring double
  * quotes ("a ""b""" -> a "b"); trims spaces around unquoted fields and the
  * line end. Returns the field count, or ER_EINVAL for an unterminated quote
