@@ -759,7 +759,7 @@ static agg_series *station_series(const agg_station *s, int pollutant)
 
 static void parse_file(import_ctx *c, int file, const char *text)
 {
-	char *buf, *line, *next, *f[MAX_FIELDS];
+	char *buf, *line, *f[MAX_FIELDS];
 	int nf, want = file == AGG_F_DISTRICTS ? 2 : file == AGG_F_ENTERPRISES ? 4 : file == AGG_F_METERS ? 9 : 6;
 	bool header = false;
 
@@ -768,20 +768,13 @@ static void parse_file(import_ctx *c, int file, const char *text)
 	buf = strdup(text);
 	if (buf == NULL)
 		return add_error(c, "out of memory");
+	er_lines it;
+	uint32_t nul_line;
+	/* the text came as a C string: it holds no NUL before its end */
+	er_lines_init(&it, buf, strlen(buf), &nul_line);
 	c->line = 0;
-	for (line = buf; line != NULL; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = 0;
-		c->line++;
-		if (c->line == 1 && (unsigned char)line[0] == 0xEF && (unsigned char)line[1] == 0xBB &&
-		    (unsigned char)line[2] == 0xBF)
-			line += 3; /* a UTF-8 byte-order mark from a spreadsheet */
-		char *p = line;
-		while (*p == ' ' || *p == '\t' || *p == '\r')
-			p++;
-		if (*p == 0 || *p == '#')
-			continue;
+	while ((line = er_lines_next(&it)) != NULL) {
+		c->line = it.line;
 		if (!header) {
 			char want_h[128];
 			snprintf(want_h, sizeof want_h, "%s", headers[file]);
