@@ -10,6 +10,12 @@
  *   flush.
  * - Counters are atomic; the drain reads them with relaxed atomics after
  *   the grace period (the epoch gives the ordering; er_tsan_* tells TSan).
+ * - The worker that claims a slot appends its index to its own list, so a
+ *   drain visits only claimed slots: a flush of a few keys costs a few
+ *   keys, not a walk of the table (flushes run back to back under load).
+ * - A worker leaving a table that holds its work asks for a flush (group
+ *   commit): the store thread commits as soon as the previous commit is
+ *   done, and whatever arrived meanwhile shares the next one.
  */
 #include <ck_epoch.h>
 #include "delta.h"
@@ -50,6 +56,7 @@ typedef struct wpart {
 	 * see). */
 	_Atomic int inside;
 	bool asked; /* early flush requested for this table */
+	uint32_t *claimed; /* slot indices this worker claimed, budget of them */
 	spilled *spill;
 	size_t nspill, capspill;
 	uint8_t *log;
@@ -77,6 +84,12 @@ struct agg_core {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool wanted; /* under lock */
+	/* A flush is already asked for: workers read it before taking the
+	 * lock, so under load asking costs one load. seq_cst with the store
+	 * of false in agg_core_wait: a worker that sees true left its work
+	 * in a table the coming swap takes. */
+	_Atomic bool work;
+	bool group_commit; /* set once at creation */
 	uint64_t gen;
 };
 
@@ -107,6 +120,11 @@ static int table_init(agg_delta *t, uint32_t slots, int nworkers)
 	t->mask = n - 1;
 	t->budget = n * FILL_PERCENT / 100 / (uint64_t)nworkers;
 	t->nworkers = nworkers;
+	for (int w = 0; w < nworkers; w++) {
+		t->parts[w].claimed = malloc(t->budget * sizeof *t->parts[w].claimed);
+		if (t->parts[w].claimed == NULL)
+			return ER_ENOMEM;
+	}
 	return 0;
 }
 
@@ -116,6 +134,7 @@ static void table_fini(agg_delta *t)
 		for (int w = 0; w < t->nworkers; w++) {
 			free(t->parts[w].spill);
 			free(t->parts[w].log);
+			free(t->parts[w].claimed);
 		}
 	}
 	free(t->parts);
@@ -132,6 +151,7 @@ int agg_core_new(const agg_core_opts *o, agg_core **out)
 		return ER_ENOMEM;
 	memset(c, 0, sizeof *c);
 	c->nworkers = n;
+	c->group_commit = o->group_commit;
 	if (table_init(&c->tables[0], o->slots, n) != 0 || table_init(&c->tables[1], o->slots, n) != 0)
 		goto fail;
 	/* ck_epoch_record_t is cache-line aligned: calloc's 16 bytes is not enough. */
@@ -186,6 +206,14 @@ ck_epoch_record_t *agg_core_worker_record(agg_core *c, int w)
 	return &c->records[AGG_REC_EXTRA + w];
 }
 
+static void ask_flush(agg_core *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->wanted = true;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
 agg_delta *agg_core_enter(agg_core *c, int w)
 {
 	ck_epoch_begin(&c->records[AGG_REC_EXTRA + w], NULL);
@@ -202,18 +230,17 @@ void agg_core_leave(agg_core *c, int w)
 	/* TSan: our plain writes to the table's logs happen before the store
 	 * thread drains it (pairs with er_tsan_acquire in agg_core_swap). */
 	er_tsan_release(c);
+	wpart *p = &c->cur[w]->parts[w];
+	bool work = p->nlog > 0 || p->claims > 0 || p->nspill > 0;
 	/* release: everything written into the table happens before the
 	 * store thread's check in agg_core_swap (pairs with its acquire) */
-	atomic_store_explicit(&c->cur[w]->parts[w].inside, 0, memory_order_release);
+	atomic_store_explicit(&p->inside, 0, memory_order_release);
 	ck_epoch_end(&c->records[AGG_REC_EXTRA + w], NULL);
-}
-
-static void ask_flush(agg_core *c)
-{
-	pthread_mutex_lock(&c->lock);
-	c->wanted = true;
-	pthread_cond_signal(&c->cond);
-	pthread_mutex_unlock(&c->lock);
+	/* after leaving: the swap this wakes must not wait for us */
+	if (work && c->group_commit && !atomic_load(&c->work)) {
+		atomic_store(&c->work, true);
+		ask_flush(c);
+	}
 }
 
 void agg_core_wake(agg_core *c)
@@ -239,6 +266,7 @@ void agg_core_wait(agg_core *c, int timeout_ms)
 	}
 	c->wanted = false;
 	pthread_mutex_unlock(&c->lock);
+	atomic_store(&c->work, false); /* before the swap that follows */
 }
 
 static void spill(agg_delta *t, int w, uint64_t key, const agg_sample *s)
@@ -299,7 +327,7 @@ void agg_delta_add(agg_delta *t, int w, uint64_t key, const agg_sample *s)
 			 * all later accesses are atomic RMWs */
 			if (atomic_compare_exchange_strong_explicit(&sl->key, &cur, key, memory_order_relaxed,
 								    memory_order_relaxed)) {
-				p->claims++;
+				p->claimed[p->claims++] = (uint32_t)i;
 				if (!p->asked && p->claims >= t->budget / 2) {
 					p->asked = true;
 					ask_flush(t->core);
@@ -361,27 +389,23 @@ agg_delta *agg_core_swap(agg_core *c)
 
 void agg_delta_drain(agg_delta *t, agg_drain_fn *fn, void *ctx)
 {
-	uint64_t claimed = 0, seen = 0;
 	agg_sample s;
 
-	for (int w = 0; w < t->nworkers; w++)
-		claimed += t->parts[w].claims;
-	/* Stop once every claimed slot has been visited: an idle table costs
-	 * nothing to drain. */
-	for (uint64_t i = 0; i <= t->mask && seen < claimed; i++) {
-		slot *sl = &t->slots[i];
-		uint64_t key = atomic_load_explicit(&sl->key, memory_order_relaxed);
-		if (key == 0)
-			continue;
-		seen++;
-		s.count = atomic_load_explicit(&sl->count, memory_order_relaxed);
-		s.sum = atomic_load_explicit(&sl->sum, memory_order_relaxed);
-		s.min = atomic_load_explicit(&sl->min, memory_order_relaxed);
-		s.max = atomic_load_explicit(&sl->max, memory_order_relaxed);
-		s.coverage_s = atomic_load_explicit(&sl->coverage, memory_order_relaxed);
-		s.flags = atomic_load_explicit(&sl->flags, memory_order_relaxed);
-		fn(ctx, key, &s);
-		slot_clear(sl);
+	/* Only the slots the workers claimed: an idle table costs nothing. */
+	for (int w = 0; w < t->nworkers; w++) {
+		wpart *p = &t->parts[w];
+		for (uint64_t c = 0; c < p->claims; c++) {
+			slot *sl = &t->slots[p->claimed[c]];
+			uint64_t key = atomic_load_explicit(&sl->key, memory_order_relaxed);
+			s.count = atomic_load_explicit(&sl->count, memory_order_relaxed);
+			s.sum = atomic_load_explicit(&sl->sum, memory_order_relaxed);
+			s.min = atomic_load_explicit(&sl->min, memory_order_relaxed);
+			s.max = atomic_load_explicit(&sl->max, memory_order_relaxed);
+			s.coverage_s = atomic_load_explicit(&sl->coverage, memory_order_relaxed);
+			s.flags = atomic_load_explicit(&sl->flags, memory_order_relaxed);
+			fn(ctx, key, &s);
+			slot_clear(sl);
+		}
 	}
 	for (int w = 0; w < t->nworkers; w++) {
 		wpart *p = &t->parts[w];

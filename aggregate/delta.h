@@ -82,6 +82,7 @@ typedef struct agg_delta agg_delta;
 typedef struct agg_core_opts {
 	int nworkers;
 	uint32_t slots; /* per table, rounded up to a power of two */
+	bool group_commit; /* a worker leaving a table with work in it asks for a flush */
 } agg_core_opts;
 
 /* Epoch records the core registers besides one per worker. */

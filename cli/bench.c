@@ -956,7 +956,7 @@ static double ceiling_delta(const opts *o, sender *s, int nsenders, uint64_t *nr
 		}
 
 	agg_core *core;
-	agg_core_opts co = {1, 1u << 20}; /* the daemon's default delta_slots */
+	agg_core_opts co = {1, 1u << 20, false}; /* the daemon's default delta_slots */
 	if (agg_core_new(&co, &core) != 0)
 		die("delta ceiling: cannot make a core");
 	uint64_t *keys = xmalloc(o->batch * sizeof *keys);

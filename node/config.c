@@ -27,6 +27,7 @@ void node_config_defaults(node_config *c)
 	c->max_future_skew_s = 300;
 	strcpy(c->control, "tcp://127.0.0.1:7101");
 	c->flush_ms = 200;
+	c->group_commit = true;
 	c->delta_slots = 1u << 20;
 	c->map_size_mb = 1024;
 	c->sync = true;
@@ -116,6 +117,8 @@ int node_config_set(node_config *c, const char *s, const char *k, const char *v,
 	} else if (IS("aggregate", "flush_ms")) {
 		bad = num(v, 1, 60000, &x);
 		c->flush_ms = (int)x;
+	} else if (IS("aggregate", "group_commit")) {
+		bad = boolean(v, &c->group_commit);
 	} else if (IS("aggregate", "delta_slots")) {
 		bad = num(v, 1024, 1ll << 30, &x);
 		c->delta_slots = (uint32_t)x;

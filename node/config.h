@@ -32,6 +32,7 @@ typedef struct node_config {
 	char control[256];
 	/* [aggregate] */
 	int flush_ms;
+	bool group_commit;
 	uint32_t delta_slots;
 	/* [store] */
 	uint64_t map_size_mb;

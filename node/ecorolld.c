@@ -34,7 +34,7 @@ static void usage(FILE *f)
 		"      --data-dir DIR     LMDB directory\n"
 		"      --utc-offset OFF   local time of the city, e.g. +08:00\n"
 		"      --workers N        decode workers\n"
-		"      --flush-ms MS      flush interval\n"
+		"      --flush-ms MS      longest wait for a flush (group commit flushes sooner)\n"
 		"      --set SEC.KEY=VAL  any configuration option\n"
 		"      --pidfile FILE     write the process id here once serving\n"
 		"      --log-level LEVEL  error, warning, info or debug\n"

@@ -32,7 +32,7 @@
 #define RETRY_MS_MAX 5000 /* back-off cap while LMDB refuses commits */
 
 typedef struct pend {
-	uint64_t skey; /* series key: the LMDB order of meter rows */
+	uint64_t skey; /* series key: after the hour, the LMDB order of meter rows */
 	uint32_t hour;
 	uint32_t idx;
 	agg_sample s;
@@ -182,12 +182,14 @@ static void on_log(void *ctx, int w, int type, const void *rec, size_t len)
 
 /* ---- committing pending ---- */
 
+/* The rollup key order (store.c): hour first, then the meter, so the
+ * meter-hour read-modify-writes walk the B-tree forward. */
 static int cmp_pend(const void *a, const void *b)
 {
 	const pend *x = a, *y = b;
-	if (x->skey != y->skey)
-		return x->skey < y->skey ? -1 : 1;
-	return x->hour < y->hour ? -1 : x->hour > y->hour;
+	if (x->hour != y->hour)
+		return x->hour < y->hour ? -1 : 1;
+	return x->skey < y->skey ? -1 : x->skey > y->skey;
 }
 
 /* Sorts pending and merges entries with the same (series, hour). */

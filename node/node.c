@@ -264,6 +264,7 @@ int node_open(node *n, const node_config *cfg, char *err, size_t errlen)
 		return rc;
 	co.nworkers = cfg->workers;
 	co.slots = cfg->delta_slots;
+	co.group_commit = cfg->group_commit;
 	if ((rc = agg_core_new(&co, &n->core)) != 0 ||
 	    (rc = agg_registry_new(agg_core_record(n->core, AGG_REC_REGISTRY), &n->reg)) != 0 ||
 	    (rc = ing_senders_new(&n->senders)) != 0) {

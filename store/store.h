@@ -1,10 +1,10 @@
 /* store.h: ecoroll's LMDB environment (DESIGN.md "Storage").
  *
- * Named databases: rollup (level, entity, metric, resolution, bucket start;
- * big-endian so a cursor walks time), series (cumulative meter cursors),
- * registry (canonical CSV rows), senders (high-water marks), meta (schema
- * version, UTC offset, city), events, econ, outbox (kept for later
- * capabilities). Values are fixed-layout records with a version byte.
+ * Named databases: rollup (level, resolution, bucket start, entity,
+ * metric; big-endian, so the rows of one flush are neighbours), series
+ * (cumulative meter cursors), registry (canonical CSV rows), senders
+ * (high-water marks), meta (schema version, UTC offset, city), events,
+ * econ, outbox (kept for later capabilities). Values are fixed-layout records with a version byte.
  *
  * Threads: one write transaction at a time (LMDB serializes writers);
  * read transactions from any thread (MDB_NOTLS), never blocking writers.
@@ -22,7 +22,7 @@
 extern "C" {
 #endif
 
-#define STO_SCHEMA 1
+#define STO_SCHEMA 2 /* 2: rollup keys time first (store.c) */
 
 enum sto_level { STO_METER = 1, STO_ENTERPRISE = 2, STO_DISTRICT = 3, STO_CITY = 4, STO_STATION = 5 };
 const char *sto_level_name(int level);

@@ -374,6 +374,8 @@ static void test_sigterm_acks_and_keeps(void **state)
 	it_daemon_init(&d, it_tmpdir());
 	d.extra[0] = "--flush-ms";
 	d.extra[1] = "60000"; /* no periodic flush: only the shutdown one */
+	d.extra[2] = "--set";
+	d.extra[3] = "aggregate.group_commit=false"; /* and no flush asked by the batch */
 	assert_int_equal(it_daemon_start(&d), 0);
 	ing_client *c;
 	assert_int_equal(ing_client_new(d.listen, "it-term", &c), 0);

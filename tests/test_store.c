@@ -84,10 +84,10 @@ static void test_key_layout(void **state)
 {
 	static const uint8_t want[STO_KEY_LEN] = {
 		2,				/* level */
+		3,				/* resolution */
+		0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xcf, 0xc7, /* start: -12345 ^ 2^63 */
 		0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, /* entity, big-endian */
 		0x01, 0x05,			/* metric: gas | feedstock << 8 */
-		3,				/* resolution */
-		0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xcf, 0xc7, /* -12345 ^ 2^63 */
 	};
 	sto_key k = key(STO_ENTERPRISE, 0x0123456789abcdefULL, sto_metric(5, 1), ER_RES_MONTH, -12345), back;
 	uint8_t b[STO_KEY_LEN];
@@ -116,7 +116,7 @@ static void test_key_layout(void **state)
 	}
 	k = key(STO_METER, 1, 1, ER_RES_HOUR, 0);
 	sto_key_encode(&k, b);
-	assert_int_equal(b[12], 0x80); /* start 0 is the middle of the range */
+	assert_int_equal(b[2], 0x80); /* start 0 is the middle of the range */
 }
 
 static void test_key_order(void **state)
@@ -138,17 +138,20 @@ static void test_key_order(void **state)
 	sto_key a = key(STO_METER, 7, 1, ER_RES_HOUR, T0);
 	sto_key b = a;
 	assert_int_equal(sto_key_cmp(&a, &b), 0);
-	/* the fields sort in order: level, entity, metric, resolution, start */
-	b = key(STO_METER, 7, 1, ER_RES_DAY, 0);
+	/* the fields sort in order: level, resolution, start, entity, metric */
+	b = key(STO_METER, 7, 2, ER_RES_HOUR, T0);
 	assert_true(sto_key_cmp(&a, &b) < 0);
-	b = key(STO_METER, 7, 2, ER_RES_HOUR, INT64_MIN);
+	b = key(STO_METER, 6, 0xffff, ER_RES_HOUR, T0 + 3600); /* time before the entity */
 	assert_true(sto_key_cmp(&a, &b) < 0);
-	a = key(STO_METER, 7, 0x00ff, ER_RES_YEAR, T0);
-	b = key(STO_METER, 7, 0x0100, ER_RES_HOUR, 0); /* metric compares as a 16-bit number */
+	b = key(STO_METER, 0, 0, ER_RES_DAY, INT64_MIN); /* resolution before time */
 	assert_true(sto_key_cmp(&a, &b) < 0);
-	a = key(STO_METER, 0x00000000000000ffULL, 0xffff, ER_RES_YEAR, INT64_MAX);
-	b = key(STO_METER, 0x0000000000000100ULL, 0, ER_RES_HOUR, INT64_MIN);
+	a = key(STO_METER, 7, 0x00ff, ER_RES_HOUR, T0);
+	b = key(STO_METER, 7, 0x0100, ER_RES_HOUR, T0); /* metric compares as a 16-bit number */
 	assert_true(sto_key_cmp(&a, &b) < 0);
+	a = key(STO_METER, 0x00000000000000ffULL, 0xffff, ER_RES_HOUR, T0);
+	b = key(STO_METER, 0x0000000000000100ULL, 0, ER_RES_HOUR, T0); /* entity as a 64-bit number */
+	assert_true(sto_key_cmp(&a, &b) < 0);
+	a = key(STO_METER, UINT64_MAX, 0xffff, ER_RES_YEAR, INT64_MAX);
 	b = key(STO_ENTERPRISE, 0, 0, 0, INT64_MIN);
 	assert_true(sto_key_cmp(&a, &b) < 0);
 }
@@ -263,6 +266,14 @@ static void test_rollup_scan(void **state)
 	merge1(t, key(STO_ENTERPRISE, A, 0, ER_RES_HOUR, T0 + 2 * 3600), val(1, 400, 0, 0, 0, 0, 1));
 	merge1(t, key(STO_ENTERPRISE, A, 0xffff, ER_RES_HOUR, T0 + 2 * 3600), val(1, 500, 0, 0, 0, 0, 1));
 	merge1(t, key(STO_ENTERPRISE, A, 0xffff, ER_RES_DAY, T0 + 2 * 3600), val(1, 905, 0, 0, 0, 0, 1));
+	/* neighbours in the time-first order: entities just below and above A
+	 * in A's buckets and in buckets A has no row in, which the skip scan
+	 * must step over */
+	for (int64_t h = -2; h <= 12; h++) {
+		merge1(t, key(STO_ENTERPRISE, A - 0x10, M1, ER_RES_HOUR, T0 + h * 3600), val(1, 7000, 0, 0, 0, 0, 1));
+		merge1(t, key(STO_ENTERPRISE, B + 1, 0, ER_RES_HOUR, T0 + h * 3600), val(1, 8000, 0, 0, 0, 0, 1));
+	}
+	merge1(t, key(STO_ENTERPRISE, B + 1, M1, ER_RES_HOUR, T0 + 5 * 3600 + 1), val(1, 8001, 0, 0, 0, 0, 1));
 	assert_int_equal(sto_commit(t), 0);
 
 	assert_int_equal(sto_read_begin(env, &t), 0);
