@@ -1,15 +1,18 @@
 /* flusher.c: the store thread (DESIGN.md "Store", "Acks").
  *
- * Every flush_ms (or sooner when a worker's share of the delta table is
- * half used) it swaps the delta tables, drains the old one into *pending*
- * (meter-hour deltas, cursor snapshots, acks) and commits pending in one
- * LMDB write transaction:
- *   1. meter-hour rows, sorted by key, read-modify-written; coverage is
- *      capped at 3600 s per meter-hour, and what a row really gained is
- *      what propagates upward;
+ * It flushes when a worker asks (group commit: a worker that applied a
+ * batch asks at once, so under load commits run back to back and each
+ * takes what arrived during the previous one), when a worker's share of
+ * the delta table is half used, or every flush_ms. A flush swaps the delta
+ * tables, drains the old one into *pending* (meter-hour deltas, cursor
+ * snapshots, acks) and commits pending in one LMDB write transaction:
+ *   1. meter-hour rows, sorted in key order (hour, then meter),
+ *      read-modify-written; coverage is capped at 3600 s per meter-hour,
+ *      and what a row really gained is what propagates upward;
  *   2. meter day/month/year rows from those gains (combined in memory,
  *      sorted, merged);
- *   3. enterprise, district and city rows at every resolution, where
+ *   3. enterprise rows at every resolution from the meter rows' gains,
+ *      then district and city rows from the enterprise rows' gains, where
  *      "members" counts the meter rows that came into being;
  *   4. cursors of cumulative meters and each sender's high-water mark.
  * Only after the commit does it publish each sender's committed sequence
@@ -58,7 +61,7 @@ struct node_flusher {
 	size_t nev, capev;
 	ing_econ_rec *econ;
 	size_t necon, capecon;
-	sto_batch *meter, *tier;
+	sto_batch *meter, *ent, *upper; /* meter day..year; enterprise; district and city */
 	sto_txn *txn;
 	int rc;		   /* first error of the commit in progress */
 	size_t np_base;	   /* pending entries before this attempt's corrections */
@@ -88,7 +91,7 @@ int node_flusher_new(node *n, node_flusher **out)
 	if (f == NULL)
 		return ER_ENOMEM;
 	f->n = n;
-	if (sto_batch_new(&f->meter) != 0 || sto_batch_new(&f->tier) != 0)
+	if (sto_batch_new(&f->meter) != 0 || sto_batch_new(&f->ent) != 0 || sto_batch_new(&f->upper) != 0)
 		goto fail;
 	f->egress = zmq_socket(n->zctx, ZMQ_PUSH);
 	if (f->egress == NULL)
@@ -130,7 +133,8 @@ void node_flusher_free(node_flusher *f)
 	free(f->p);
 	free(f->cur);
 	sto_batch_free(f->meter);
-	sto_batch_free(f->tier);
+	sto_batch_free(f->ent);
+	sto_batch_free(f->upper);
 	free(f);
 }
 
@@ -227,17 +231,17 @@ static bool rolls_up(const agg_series *s)
 	return s->station == NULL && s->mode != AGG_INSTANT;
 }
 
-static void add_tiers(node_flusher *f, const agg_series *s, const sto_key *k, const sto_val *gain)
+/* A meter's gain goes to its enterprise's row (tagged with the district);
+ * the enterprise rows' gains go on to the district and the city when they
+ * are merged, so a meter-hour costs one tier entry, not three. */
+static void add_enterprise(node_flusher *f, const agg_series *s, const sto_key *k, const sto_val *gain)
 {
 	sto_key t = *k;
-	uint64_t ents[3] = {s->enterprise->h.key, s->enterprise->district->h.key, f->n->city_key};
-	int levels[3] = {STO_ENTERPRISE, STO_DISTRICT, STO_CITY};
 
-	for (int i = 0; i < 3 && f->rc == 0; i++) {
-		t.level = (uint8_t)levels[i];
-		t.entity = ents[i];
-		f->rc = sto_batch_add(f->tier, &t, gain);
-	}
+	t.level = STO_ENTERPRISE;
+	t.entity = s->enterprise->h.key;
+	if (f->rc == 0)
+		f->rc = sto_batch_add(f->ent, &t, gain, s->enterprise->district->h.key);
 }
 
 /* Whether a meter row became complete with this merge: its coverage
@@ -284,13 +288,13 @@ static int merge_meter_hours(node_flusher *f)
 			sto_key up = k;
 			up.res = (uint8_t)r;
 			up.start = er_bucket_start(k.start, (enum er_res)r, off);
-			if ((rc = sto_batch_add(f->meter, &up, &gain)) != 0)
+			if ((rc = sto_batch_add(f->meter, &up, &gain, e->idx)) != 0)
 				return rc;
 		}
 		if (rolls_up(s)) {
 			gain.members = existed ? 0 : 1;
 			gain.complete = became_complete(&k, before.coverage_s, after.coverage_s, off);
-			add_tiers(f, s, &k, &gain);
+			add_enterprise(f, s, &k, &gain);
 			if (f->rc != 0)
 				return f->rc;
 		}
@@ -298,7 +302,7 @@ static int merge_meter_hours(node_flusher *f)
 	return 0;
 }
 
-static int merge_meter_row(void *ctx, const sto_key *k, const sto_val *d)
+static int merge_meter_row(void *ctx, const sto_key *k, const sto_val *d, uint64_t idx)
 {
 	node_flusher *f = ctx;
 	sto_val after, gain;
@@ -309,21 +313,42 @@ static int merge_meter_row(void *ctx, const sto_key *k, const sto_val *d)
 		return rc;
 	if (k->level != STO_METER)
 		return 0;
-	agg_series *s = agg_registry_series(f->n->reg, k->entity);
+	agg_series *s = agg_registry_series_at(f->n->reg, (uint32_t)idx);
 	if (s == NULL || !rolls_up(s))
 		return 0;
 	gain = *d;
 	gain.members = existed ? 0 : 1;
 	gain.complete = became_complete(k, after.coverage_s - d->coverage_s, after.coverage_s, f->n->cfg.utc_offset_s);
-	add_tiers(f, s, k, &gain);
+	add_enterprise(f, s, k, &gain);
 	return f->rc;
 }
 
-static int merge_row(void *ctx, const sto_key *k, const sto_val *d)
+static int merge_enterprise_row(void *ctx, const sto_key *k, const sto_val *d, uint64_t district)
+{
+	node_flusher *f = ctx;
+	sto_val after;
+	sto_key t = *k;
+	bool existed;
+	int rc = sto_rollup_merge(f->txn, k, d, &existed, &after);
+
+	if (rc != 0)
+		return rc;
+	/* members and complete count meter rows at every tier: they add up */
+	t.level = STO_DISTRICT;
+	t.entity = district;
+	if ((rc = sto_batch_add(f->upper, &t, d, 0)) != 0)
+		return rc;
+	t.level = STO_CITY;
+	t.entity = f->n->city_key;
+	return sto_batch_add(f->upper, &t, d, 0);
+}
+
+static int merge_row(void *ctx, const sto_key *k, const sto_val *d, uint64_t tag)
 {
 	node_flusher *f = ctx;
 	sto_val after;
 	bool existed;
+	(void)tag;
 	return sto_rollup_merge(f->txn, k, d, &existed, &after);
 }
 
@@ -566,18 +591,13 @@ static int write_pending(node_flusher *f)
 	if ((rc = write_events(f)) != 0 || (rc = run_commands(f)) != 0)
 		return rc;
 	sto_batch_clear(f->meter);
-	sto_batch_clear(f->tier);
+	sto_batch_clear(f->ent);
+	sto_batch_clear(f->upper);
 	if ((rc = merge_meter_hours(f)) != 0)
 		return rc;
-	/* Series lookups by key walk the registry's index, which an import
-	 * may be growing: read it inside an epoch section. */
-	ck_epoch_record_t *rec = agg_core_record(n->core, AGG_REC_SPARE);
-	ck_epoch_begin(rec, NULL);
-	rc = sto_batch_each_sorted(f->meter, merge_meter_row, f);
-	ck_epoch_end(rec, NULL);
-	if (rc != 0)
-		return rc;
-	if ((rc = sto_batch_each_sorted(f->tier, merge_row, f)) != 0)
+	if ((rc = sto_batch_each_sorted(f->meter, merge_meter_row, f)) != 0 ||
+	    (rc = sto_batch_each_sorted(f->ent, merge_enterprise_row, f)) != 0 ||
+	    (rc = sto_batch_each_sorted(f->upper, merge_row, f)) != 0)
 		return rc;
 	for (size_t i = 0; i < f->ncur; i++) {
 		agg_series *s = agg_registry_series_at(n->reg, f->cur[i].series);
@@ -596,7 +616,8 @@ static int write_pending(node_flusher *f)
 			return rc;
 	}
 	atomic_fetch_add_explicit(&n->c[NODE_C_ROWS_WRITTEN],
-				  f->np + sto_batch_len(f->meter) + sto_batch_len(f->tier), memory_order_relaxed);
+				  f->np + sto_batch_len(f->meter) + sto_batch_len(f->ent) + sto_batch_len(f->upper),
+				  memory_order_relaxed);
 	return 0;
 }
 

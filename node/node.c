@@ -342,10 +342,17 @@ int node_start(node *n, char *err, size_t errlen)
 		w->senders = n->senders;
 		w->stats = &n->stats[i];
 		pthread_create(&n->worker_threads[i], NULL, worker_main, w);
+		char name[16];
+		snprintf(name, sizeof name, "er-worker%d", i % 1000);
+		pthread_setname_np(n->worker_threads[i], name);
 	}
+	/* Named threads: top -H and perf show which stage is busy. */
 	pthread_create(&n->flush_thread, NULL, node_flusher_main, n);
+	pthread_setname_np(n->flush_thread, "er-flusher");
 	pthread_create(&n->gw_thread, NULL, gateway_main, n);
+	pthread_setname_np(n->gw_thread, "er-gateway");
 	pthread_create(&n->control_thread, NULL, node_control_main, n);
+	pthread_setname_np(n->control_thread, "er-control");
 	n->running = true;
 	return 0;
 }

@@ -1,22 +1,29 @@
-/* batch.c: open addressing over encoded keys (XXH3 of the 20 key bytes),
- * entries in one array so that sorting them for the merge is one qsort of
- * indices. The table doubles at 50% load; clear keeps the memory. */
+/* batch.c: open addressing over rollup keys, entries in one array so that
+ * sorting them for the merge is one sort of the array. The table doubles
+ * at 50% load; clear keeps the memory.
+ *
+ * The hash mixes the key's fields (the entity is already an XXH3 of its
+ * code) and probes compare fields, not encoded bytes: a flush adds several
+ * entries per meter-hour, so this is on the store thread's critical path
+ * (bench/RESULTS.md). */
 #include "batch.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 typedef struct entry {
-	uint8_t k[STO_KEY_LEN];
+	sto_key k;
+	uint64_t tag;
 	sto_val v;
 } entry;
 
 struct sto_batch {
-	entry *e;	  /* entries in insertion order */
+	entry *e; /* entries in insertion order, then key order once walked */
 	size_t n, cap;
 	uint32_t *slots; /* entry index + 1, 0 = empty */
 	size_t mask;
+	bool sorted; /* walked: the slots no longer point at the entries */
 };
 
 int sto_batch_new(sto_batch **out)
@@ -43,10 +50,42 @@ void sto_batch_free(sto_batch *b)
 	free(b);
 }
 
-static size_t find(const sto_batch *b, const uint8_t *k)
+static uint64_t key_hash(const sto_key *k)
 {
-	size_t i = XXH3_64bits(k, STO_KEY_LEN) & b->mask;
-	while (b->slots[i] && memcmp(b->e[b->slots[i] - 1].k, k, STO_KEY_LEN) != 0)
+	/* a multiply-xorshift finalizer (splitmix64) over the fields */
+	uint64_t h = k->entity ^ ((uint64_t)k->start * 0x9e3779b97f4a7c15ull) ^
+		     ((uint64_t)k->metric << 16 | (uint64_t)k->res << 8 | k->level);
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebull;
+	return h ^ (h >> 31);
+}
+
+static bool key_eq(const sto_key *a, const sto_key *b)
+{
+	return a->entity == b->entity && a->start == b->start && a->metric == b->metric && a->res == b->res &&
+	       a->level == b->level;
+}
+
+int sto_key_order(const sto_key *a, const sto_key *b)
+{
+	/* store.c's byte order: level, res, start (signed), entity, metric */
+	if (a->level != b->level)
+		return a->level < b->level ? -1 : 1;
+	if (a->res != b->res)
+		return a->res < b->res ? -1 : 1;
+	if (a->start != b->start)
+		return a->start < b->start ? -1 : 1;
+	if (a->entity != b->entity)
+		return a->entity < b->entity ? -1 : 1;
+	return a->metric < b->metric ? -1 : a->metric > b->metric;
+}
+
+static size_t find(const sto_batch *b, const sto_key *k, uint64_t h)
+{
+	size_t i = h & b->mask;
+	while (b->slots[i] && !key_eq(&b->e[b->slots[i] - 1].k, k))
 		i = (i + 1) & b->mask;
 	return i;
 }
@@ -61,17 +100,16 @@ static int rehash(sto_batch *b)
 	b->slots = s;
 	b->mask = mask;
 	for (size_t j = 0; j < b->n; j++)
-		b->slots[find(b, b->e[j].k)] = (uint32_t)(j + 1);
+		b->slots[find(b, &b->e[j].k, key_hash(&b->e[j].k))] = (uint32_t)(j + 1);
 	return 0;
 }
 
-int sto_batch_add(sto_batch *b, const sto_key *k, const sto_val *v)
+int sto_batch_add(sto_batch *b, const sto_key *k, const sto_val *v, uint64_t tag)
 {
-	uint8_t kb[STO_KEY_LEN];
 	size_t i;
 
-	sto_key_encode(k, kb);
-	i = find(b, kb);
+	assert(!b->sorted); /* programmer error: add after the walk without a clear */
+	i = find(b, k, key_hash(k));
 	if (b->slots[i]) {
 		sto_val_merge(&b->e[b->slots[i] - 1].v, v);
 		return 0;
@@ -84,7 +122,8 @@ int sto_batch_add(sto_batch *b, const sto_key *k, const sto_val *v)
 		b->e = e;
 		b->cap = cap;
 	}
-	memcpy(b->e[b->n].k, kb, STO_KEY_LEN);
+	b->e[b->n].k = *k;
+	b->e[b->n].tag = tag;
 	sto_val_zero(&b->e[b->n].v);
 	sto_val_merge(&b->e[b->n].v, v);
 	b->slots[i] = (uint32_t)(++b->n);
@@ -100,23 +139,19 @@ size_t sto_batch_len(const sto_batch *b)
 
 static int cmp_entry(const void *a, const void *b)
 {
-	return memcmp(((const entry *)a)->k, ((const entry *)b)->k, STO_KEY_LEN);
+	return sto_key_order(&((const entry *)a)->k, &((const entry *)b)->k);
 }
 
-int sto_batch_each_sorted(sto_batch *b, sto_row_fn *fn, void *ctx)
+int sto_batch_each_sorted(sto_batch *b, sto_batch_fn *fn, void *ctx)
 {
-	sto_key k;
 	int rc;
 
-	/* Sorting the entries in place invalidates the slots; the batch is
+	/* Sorting the entries in place invalidates the slots: the batch is
 	 * walked once per flush and then cleared. */
+	b->sorted = true;
 	qsort(b->e, b->n, sizeof *b->e, cmp_entry);
-	memset(b->slots, 0, (b->mask + 1) * sizeof *b->slots);
-	for (size_t j = 0; j < b->n; j++)
-		b->slots[find(b, b->e[j].k)] = (uint32_t)(j + 1);
 	for (size_t j = 0; j < b->n; j++) {
-		sto_key_decode(b->e[j].k, &k);
-		if ((rc = fn(ctx, &k, &b->e[j].v)) != 0)
+		if ((rc = fn(ctx, &b->e[j].k, &b->e[j].v, b->e[j].tag)) != 0)
 			return rc;
 	}
 	return 0;
@@ -126,4 +161,5 @@ void sto_batch_clear(sto_batch *b)
 {
 	memset(b->slots, 0, (b->mask + 1) * sizeof *b->slots);
 	b->n = 0;
+	b->sorted = false;
 }
