@@ -27,6 +27,8 @@ struct sto_txn {
 	bool read;
 	bool full; /* a write hit MDB_MAP_FULL: the txn is dead, commit says ER_EFULL */
 	MDB_cursor *rollup; /* write txns: one cursor for read-modify-write (LMDB closes it with the txn) */
+	bool positioned;	       /* the cursor is at the row last, which exists */
+	uint8_t last[STO_KEY_LEN];
 };
 
 /* Maps a write's LMDB result, remembering a full map for sto_commit. */

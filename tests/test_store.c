@@ -238,6 +238,73 @@ static int scan_cb(void *ctx, const sto_key *k, const sto_val *v)
 	return s->n == s->stop_at ? 99 : 0;
 }
 
+/* Merges in key order step the cursor forward instead of descending the
+ * tree (store.c walk_to): rows found by the walk, rows missing between two
+ * present ones, rows past the end, jumps farther than the walk and back. */
+static void test_rollup_merge_walk(void **state)
+{
+	const char *dir = tu_tmpdir();
+	sto_env *env = open_env(dir, 0, 0, NULL);
+	sto_txn *t;
+	enum { N = 400 };
+	er_fx want[N] = {0};
+	(void)state;
+
+	/* even entities exist before the walk */
+	assert_int_equal(sto_write_begin(env, &t), 0);
+	for (int e = 0; e < N; e += 2) {
+		merge1(t, key(STO_METER, (uint64_t)e + 1, 1, ER_RES_HOUR, T0), val(1, 1000 * e, 0, 0, 0, 0, 0));
+		want[e] = 1000 * e;
+	}
+	assert_int_equal(sto_commit(t), 0);
+
+	/* ascending: every third entity (found by the walk, or absent between
+	 * two present rows), then a jump past many rows, then back down */
+	assert_int_equal(sto_write_begin(env, &t), 0);
+	for (int e = 0; e < N; e += 3) {
+		bool existed;
+		sto_val now;
+		sto_key k = key(STO_METER, (uint64_t)e + 1, 1, ER_RES_HOUR, T0);
+		sto_val d = val(1, e + 7, 0, 0, 0, 0, 0);
+		assert_int_equal(sto_rollup_merge(t, &k, &d, &existed, &now), 0);
+		assert_int_equal(existed, e % 2 == 0);
+		want[e] += e + 7;
+		assert_int_equal(now.sum, want[e]);
+		if (e == 30)
+			e = 300; /* farther than the walk goes */
+	}
+	for (int e = N - 1; e >= 0; e -= 50) {
+		merge1(t, key(STO_METER, (uint64_t)e + 1, 1, ER_RES_HOUR, T0), val(1, 5, 0, 0, 0, 0, 0));
+		want[e] += 5;
+	}
+	/* past the last row, and a neighbour at another resolution */
+	merge1(t, key(STO_METER, N + 10, 1, ER_RES_HOUR, T0), val(1, 11, 0, 0, 0, 0, 0));
+	merge1(t, key(STO_METER, 1, 1, ER_RES_DAY, T0), val(1, 13, 0, 0, 0, 0, 0));
+	assert_int_equal(sto_commit(t), 0);
+
+	assert_int_equal(sto_read_begin(env, &t), 0);
+	for (int e = 0; e < N; e++) {
+		sto_val got;
+		sto_key k = key(STO_METER, (uint64_t)e + 1, 1, ER_RES_HOUR, T0);
+		int rc = sto_rollup_get(t, &k, &got);
+		if (want[e] == 0 && e % 2 != 0) {
+			assert_int_equal(rc, ER_ENOENT);
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		assert_int_equal(got.sum, want[e]);
+	}
+	sto_val got;
+	sto_key k = key(STO_METER, N + 10, 1, ER_RES_HOUR, T0);
+	assert_int_equal(sto_rollup_get(t, &k, &got), 0);
+	assert_int_equal(got.sum, 11);
+	k = key(STO_METER, 1, 1, ER_RES_DAY, T0);
+	assert_int_equal(sto_rollup_get(t, &k, &got), 0);
+	assert_int_equal(got.sum, 13);
+	sto_abort(t);
+	sto_close(env);
+}
+
 static void test_rollup_scan(void **state)
 {
 	const char *dir = tu_tmpdir();
@@ -690,6 +757,7 @@ int main(void)
 		cmocka_unit_test(test_key_order),
 		cmocka_unit_test(test_val_zero_merge),
 		cmocka_unit_test(test_rollup_merge),
+		cmocka_unit_test(test_rollup_merge_walk),
 		cmocka_unit_test(test_rollup_scan),
 		cmocka_unit_test(test_rollup_scan_negative_starts),
 		cmocka_unit_test(test_side_tables),
