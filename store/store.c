@@ -212,8 +212,10 @@ int sto_open(const sto_opts *o, sto_env **out, char *err, size_t errlen)
 			goto lmdb_fail;
 	} else if (rc == 0) {
 		if (atoi(buf) != STO_SCHEMA) {
-			snprintf(err, errlen, "database %s has schema %s; this ecorolld reads schema %d", o->dir,
-				 buf, STO_SCHEMA);
+			snprintf(err, errlen,
+				 "database %s has schema %s; this ecorolld reads schema %d (schema 2 orders rollup "
+				 "keys time first): start with a new data_dir and push the readings again",
+				 o->dir, buf, STO_SCHEMA);
 			rc = ER_EVERSION;
 			goto fail;
 		}
