@@ -9,20 +9,14 @@
 #include <cstring>
 #include <vector>
 
+#include "micro.h"
+
 extern "C" {
 #include "codec.h"
 #include "delta.h"
 #include "er.h"
 #include "meter.h"
 #include "registry.h"
-}
-
-static void check(bool ok, const char *what)
-{
-	if (!ok) {
-		std::fprintf(stderr, "benchmark self-check failed: %s\n", what);
-		std::abort();
-	}
 }
 
 // Decoding one ReadingBatch of 1,000 packed readings (the wire default).
@@ -65,7 +59,7 @@ static void BM_DeltaAdd(benchmark::State &state)
 {
 	const uint32_t nseries = (uint32_t)state.range(0);
 	agg_core *core;
-	agg_core_opts o = {1, nseries * 4 > (1u << 22) ? (1u << 22) : nseries * 4};
+	agg_core_opts o = {1, nseries * 4 > (1u << 22) ? (1u << 22) : nseries * 4, false};
 	check(agg_core_new(&o, &core) == 0, "core");
 	uint64_t added = 0;
 	uint32_t s = 0;
@@ -99,7 +93,7 @@ static void BM_SwapDrain(benchmark::State &state)
 {
 	const uint32_t keys = (uint32_t)state.range(0);
 	agg_core *core;
-	agg_core_opts o = {2, keys * 2};
+	agg_core_opts o = {2, keys * 2, false};
 	check(agg_core_new(&o, &core) == 0, "core");
 	int64_t drained = 0;
 	for (auto _ : state) {
@@ -128,7 +122,7 @@ BENCHMARK(BM_SwapDrain)->Arg(1000)->Arg(100000);
 static void BM_MeterApplyCumulative(benchmark::State &state)
 {
 	agg_core *core;
-	agg_core_opts o = {1, 1u << 20};
+	agg_core_opts o = {1, 1u << 20, false};
 	check(agg_core_new(&o, &core) == 0, "core");
 	std::vector<agg_series> ser(1000);
 	for (uint32_t i = 0; i < ser.size(); i++) {
