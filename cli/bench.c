@@ -5,7 +5,9 @@
  * real ecorolld on free loopback ports, pushes every reading through the
  * real protocol (Hello/Welcome, a window of ReadingBatch frames, acks after
  * the LMDB commit, go-back-N on GAP), then asks the daemon for the city
- * totals and compares them with the generator's own exact sums.
+ * totals and compares them with the generator's own exact sums. During
+ * the push a probe sender measures freshness under load: one reading of
+ * its own meter every 50 ms, and meter queries until it counts.
  *
  * Invariants:
  * - Every reading is generated and encoded before the clock starts, one
@@ -22,6 +24,9 @@
  *   reading is a duplicate or out of order.
  * - No spike guard (max_per_hour empty) and no capacity: the increments
  *   are the whole story, so the totals are exact by construction.
+ * - The probe's meter is the only steam meter, so the load's totals (all
+ *   other carriers) are final when its senders are done, whatever the
+ *   probe is doing, and the steam total is the sum of the probes sent.
  */
 #include "client.h"
 #include "codec.h"
@@ -62,6 +67,19 @@
 #define QUERY_TIMEOUT_MS 30000
 #define FRESH_POLL_US   2000	   /* freshness probe: one city query every 2 ms */
 #define FRESH_LIMIT_NS  (60ull * 1000000000ull)
+/* The freshness probe: one reading of its own meter every 50 ms during
+ * the push (20 samples/s, nothing next to the load), and a meter query
+ * every 5 ms while one is out: the figures' resolution, ~200 control
+ * connections/s at most. */
+#define PROBE_PERIOD_NS (50ull * 1000000ull)
+#define PROBE_POLL_US   5000
+#define PROBE_LIMIT_NS  (10ull * 1000000000ull) /* not visible within 10 s: a timeout */
+#define PROBE_WINDOW    (PROBE_LIMIT_NS / PROBE_PERIOD_NS) /* probes in flight: one per period within the limit */
+#define PROBE_STEP_S    60	/* the probe's readings are a minute apart, from t0 ... */
+#define PROBE_MAX       30000	/* ... so 30,000 (25 min of push) span 21 days from t0, days + 23 ago: all past */
+#define PROBE_CARRIER   AGG_STEAM /* a carrier the city mix leaves out: the load's totals are not moved by it */
+#define PROBE_METER     "P0000000"
+#define PROBE_ENTERPRISE "EPROBE"
 #define DECODE_CAP      20000000   /* readings the in-process ceilings go through at most */
 #define NCARRIERS       AGG_CARRIER_MAX
 #define MAX_SETS        16
@@ -84,6 +102,10 @@ static const char help_text[] =
     "ecorolld on free loopback ports, pushes every reading through the ingest\n"
     "protocol, checks the city totals against the generator's exact sums, and\n"
     "reports rate, ack latency, freshness, the daemon's CPU, memory and disk.\n"
+    "Freshness under load: while the load is sent, a probe sender sends one\n"
+    "reading of its own meter (" PROBE_METER ", steam, outside the load's carriers)\n"
+    "every 50 ms and queries that meter every 5 ms until the reading counts;\n"
+    "p50/p99/max of send -> visible, probes, timeouts (not visible in 10 s).\n"
     "Defaults: the city-week workload of DESIGN.md (67.2 M meter readings).\n"
     "\n"
     "  --districts N     districts (default 50)\n"
@@ -256,7 +278,15 @@ static void close_file(FILE *f)
 		die("cannot write the registry: %s", strerror(errno));
 }
 
-static void write_registry(const opts *o, const char *dir)
+/* The probe's reading b: an interval amount of 0.001 to 1.000 t (exact). */
+static er_fx probe_value(uint64_t b)
+{
+	return (er_fx)(b % 1000 + 1) * 1000;
+}
+
+/* The city of o, and with probe the freshness probe's meter in an
+ * enterprise of its own in the first district. */
+static void write_registry(const opts *o, const char *dir, bool probe)
 {
 	FILE *f;
 	char code[64];
@@ -271,6 +301,8 @@ static void write_registry(const opts *o, const char *dir)
 	fputs("code,name,district,industry\n", f);
 	for (uint64_t e = 0; e < o->enterprises; e++)
 		fprintf(f, "E%06" PRIu64 ",Bench enterprise %" PRIu64 ",D%03" PRIu64 ",C39\n", e, e, e % o->districts);
+	if (probe)
+		fputs(PROBE_ENTERPRISE ",Bench freshness probe,D000,C39\n", f);
 	close_file(f);
 
 	write_file(dir, "meters.csv", &f);
@@ -282,6 +314,9 @@ static void write_registry(const opts *o, const char *dir)
 			agg_carrier_name(c), agg_carrier_unit(c), meter_cumulative(j) ? "cumulative" : "interval",
 			c == AGG_PV ? "renewable" : "fuel", o->interval_s);
 	}
+	if (probe)
+		fprintf(f, "%s,%s,%s,%s,interval,,,fuel,%d\n", PROBE_METER, PROBE_ENTERPRISE,
+			agg_carrier_name(PROBE_CARRIER), agg_carrier_unit(PROBE_CARRIER), PROBE_STEP_S);
 	close_file(f);
 
 	write_file(dir, "stations.csv", &f);
@@ -300,6 +335,8 @@ typedef struct sender {
 	const opts *o;
 	int64_t t0;
 	const char *endpoint;
+	char name[32];	/* bench-NNN, bench-probe */
+	size_t window; /* unacknowledged batches at most */
 	/* generated */
 	uint8_t *buf;
 	size_t len, cap;
@@ -316,6 +353,46 @@ typedef struct sender {
 } sender;
 
 static _Atomic int g_sent_all; /* senders that have sent their last batch once */
+
+/* Room for nbatches batches of about cap bytes in all. */
+static void sender_alloc(sender *s, size_t nbatches, size_t cap)
+{
+	s->nbatches = nbatches;
+	s->off = xmalloc((nbatches + 1) * sizeof *s->off);
+	s->lat_ns = xcalloc(nbatches, sizeof *s->lat_ns);
+	s->sent_ns = xcalloc(nbatches, sizeof *s->sent_ns);
+	s->cap = cap;
+	s->buf = xmalloc(cap);
+	s->off[0] = 0;
+}
+
+static void sender_free(sender *s)
+{
+	free(s->buf);
+	free(s->off);
+	free(s->lat_ns);
+	free(s->sent_ns);
+}
+
+/* Encodes pb as batch b (pb->seq = b + 1), growing the buffer if needed. */
+static void sender_append(sender *s, const pb_batch *pb, size_t b)
+{
+	for (;;) {
+		size_t need = pb_encode_batch_into(pb, s->buf + s->len, s->cap - s->len);
+		if (need == 0)
+			die("%s: cannot encode batch %zu", s->name, b + 1);
+		if (need <= s->cap - s->len) {
+			s->len += need;
+			break;
+		}
+		s->cap = s->cap + s->cap / 2 + need;
+		uint8_t *nb = realloc(s->buf, s->cap);
+		if (nb == NULL)
+			die("out of memory growing %s's buffer", s->name);
+		s->buf = nb;
+	}
+	s->off[b + 1] = s->len;
+}
 
 /* Generates and encodes every batch of s. Meters j with j % senders == id
  * and stations likewise; step by step. */
@@ -356,23 +433,15 @@ static void sender_generate(sender *s)
 		if (st * o->interval_s % 3600 == 0)
 			hourly_steps++;
 	s->readings = nm * steps + nst * 6 * hourly_steps;
-	s->nbatches = (size_t)((s->readings + o->batch - 1) / o->batch);
-	s->off = xmalloc((s->nbatches + 1) * sizeof *s->off);
-	s->lat_ns = xcalloc(s->nbatches, sizeof *s->lat_ns);
-	s->sent_ns = xcalloc(s->nbatches, sizeof *s->sent_ns);
-	s->cap = (size_t)s->readings * 24 + s->nbatches * 128 + 1024; /* ~22 bytes a reading */
-	s->buf = xmalloc(s->cap);
+	size_t nb = (size_t)((s->readings + o->batch - 1) / o->batch);
+	sender_alloc(s, nb, (size_t)s->readings * 24 + nb * 128 + 1024); /* ~22 bytes a reading */
 
 	uint64_t *ser = xmalloc(o->batch * sizeof *ser);
 	int64_t *ts = xmalloc(o->batch * sizeof *ts);
 	double *val = xmalloc(o->batch * sizeof *val);
-	char name[32];
-	snprintf(name, sizeof name, "bench-%03d", s->id);
 
 	uint64_t step = 0, pos = 0; /* the next reading: step, position within the step */
-	size_t b = 0;
-	s->off[0] = 0;
-	while (b < s->nbatches) {
+	for (size_t b = 0; b < s->nbatches; b++) {
 		size_t n = 0;
 		while (n < o->batch && step < steps) {
 			bool hourly = step * o->interval_s % 3600 == 0;
@@ -408,23 +477,9 @@ static void sender_generate(sender *s)
 			n++;
 			pos++;
 		}
-		pb_batch pb = {.sender = name, .seq = b + 1, .n = n, .series = ser, .ts = ts, .value = val,
+		pb_batch pb = {.sender = s->name, .seq = b + 1, .n = n, .series = ser, .ts = ts, .value = val,
 			       .nts = n, .nvalue = n};
-		for (;;) {
-			size_t need = pb_encode_batch_into(&pb, s->buf + s->len, s->cap - s->len);
-			if (need == 0)
-				die("sender %d: cannot encode batch %zu", s->id, b + 1);
-			if (need <= s->cap - s->len) {
-				s->len += need;
-				break;
-			}
-			s->cap = s->cap + s->cap / 2 + need;
-			uint8_t *nb = realloc(s->buf, s->cap);
-			if (nb == NULL)
-				die("out of memory growing sender %d's buffer", s->id);
-			s->buf = nb;
-		}
-		s->off[++b] = s->len;
+		sender_append(s, &pb, b);
 	}
 	/* The expected totals, recomputed the other way: last - first per
 	 * cumulative meter, sum of values per interval meter. */
@@ -449,6 +504,22 @@ static void sender_generate(sender *s)
 	free(stkey);
 }
 
+/* The probe's batches: PROBE_MAX of one reading each, PROBE_STEP_S apart
+ * from t0, all encoded before the clock starts as a sender's are. */
+static void probe_generate(sender *s)
+{
+	uint64_t key = er_key(PROBE_METER, strlen(PROBE_METER));
+	sender_alloc(s, PROBE_MAX, PROBE_MAX * 64);
+	s->readings = PROBE_MAX;
+	for (size_t b = 0; b < s->nbatches; b++) {
+		int64_t ts = s->t0 + PROBE_STEP_S * (int64_t)(b + 1);
+		double v = (double)probe_value(b) / (double)ER_FX_SCALE;
+		pb_batch pb = {.sender = s->name, .seq = b + 1, .n = 1, .series = &key, .ts = &ts, .value = &v,
+			       .nts = 1, .nvalue = 1};
+		sender_append(s, &pb, b);
+	}
+}
+
 static void *sender_generate_thread(void *arg)
 {
 	sender *all = arg;
@@ -470,43 +541,44 @@ static void fail_sender(sender *s, const char *fmt, ...)
 
 static pthread_barrier_t g_start;
 
-/* Hello, Welcome, then the window. Go-back-N: batches [acked, sent) are
- * in flight; a GAP{expected} rewinds sent to expected - 1 (the batches
- * before it were applied and their acks follow their commit); a timeout
- * rewinds to acked. A GAP for a frame sent before the last rewind is
- * stale and ignored, so one loss does not cause a storm of rewinds. */
-static void *sender_push(void *arg)
+/* One sender's connection and go-back-N window: batches [acked, sent)
+ * are in flight, high is the most ever sent. A GAP{expected} rewinds sent
+ * to expected - 1 (the batches before it were applied and their acks
+ * follow their commit); a timeout rewinds to acked. A GAP for a frame
+ * sent before the last rewind is stale and ignored, so one loss does not
+ * cause a storm of rewinds. */
+typedef struct push {
+	ing_client *c;
+	size_t acked, sent, high;
+	uint64_t rewind_ns;
+	int timeouts; /* in a row */
+} push;
+
+/* Connects, Hello until Welcome; the daemon must hold no batch of this
+ * sender yet. 0, or -1 with s->error set (p->c may need freeing). */
+static int push_open(sender *s, push *p)
 {
-	sender *s = arg;
-	const opts *o = s->o;
-	ing_client *c = NULL;
-	char name[32];
 	pb_msg m;
 	int rc;
 	uint64_t base = 0; /* batches durable before we started (welcome.next_seq - 1) */
-	size_t acked = 0, sent = 0, high = 0;
-	uint64_t rewind_ns = 0;
-	int timeouts = 0;
 
-	snprintf(name, sizeof name, "bench-%03d", s->id);
-	if ((rc = ing_client_new(s->endpoint, name, &c)) != 0) {
+	memset(p, 0, sizeof *p);
+	if ((rc = ing_client_new(s->endpoint, s->name, &p->c)) != 0) {
 		fail_sender(s, "connect: %s", er_strerror(rc));
-		pthread_barrier_wait(&g_start);
-		atomic_fetch_add(&g_sent_all, 1);
-		return NULL;
+		return -1;
 	}
 	for (int tries = 0;; tries++) {
 		if (tries == 5) {
 			fail_sender(s, "no Welcome after 5 Hellos");
-			goto out_start;
+			return -1;
 		}
-		ing_client_hello(c);
-		rc = ing_client_recv(c, 5000, &m);
+		ing_client_hello(p->c);
+		rc = ing_client_recv(p->c, 5000, &m);
 		if (rc == ER_ETIMEDOUT)
 			continue;
 		if (rc != 0) {
 			fail_sender(s, "hello: %s", er_strerror(rc));
-			goto out_start;
+			return -1;
 		}
 		if (m.type == PB_WELCOME) {
 			base = m.u.welcome.next_seq - 1;
@@ -516,103 +588,143 @@ static void *sender_push(void *arg)
 		pb_msg_fini(&m);
 	}
 	if (base != 0) {
-		fail_sender(s, "the daemon already holds %" PRIu64 " batches of %s: use a fresh directory", base, name);
-		goto out_start;
+		fail_sender(s, "the daemon already holds %" PRIu64 " batches of %s: use a fresh directory", base, s->name);
+		return -1;
 	}
-	pthread_barrier_wait(&g_start);
+	return 0;
+}
 
-	while (acked < s->nbatches) {
-		while (sent < s->nbatches && sent - acked < o->window) {
-			uint64_t now = er_mono_ns();
-			if ((rc = ing_client_send(c, s->buf + s->off[sent], s->off[sent + 1] - s->off[sent])) != 0) {
-				fail_sender(s, "send: %s", er_strerror(rc));
-				goto out;
-			}
-			if (s->first_send_ns == 0)
-				s->first_send_ns = now;
-			if (sent < high)
-				s->resends++;
-			s->sent_ns[sent] = now;
-			sent++;
-			if (sent > high) {
-				high = sent;
-				if (high == s->nbatches) {
-					s->last_send_ns = now;
-					atomic_fetch_add_explicit(&g_sent_all, 1, memory_order_release);
-				}
-			}
-		}
-		rc = ing_client_recv(c, ACK_TIMEOUT_MS, &m);
-		if (rc == ER_ETIMEDOUT) {
-			s->timeouts++;
-			if (++timeouts > MAX_TIMEOUTS) {
-				fail_sender(s, "no ack for %d s, %d times: giving up at batch %zu", ACK_TIMEOUT_MS / 1000,
-					    MAX_TIMEOUTS, acked + 1);
-				goto out;
-			}
-			sent = acked;
-			rewind_ns = er_mono_ns();
-			continue;
-		}
-		if (rc != 0) {
-			fail_sender(s, "recv: %s", er_strerror(rc));
-			goto out;
-		}
-		timeouts = 0;
-		if (m.type != PB_ACK) {
-			pb_msg_fini(&m);
-			continue;
-		}
-		pb_ack *a = &m.u.ack;
+/* Sends batches from p->sent up to (not including) upto, at most
+ * s->window unacknowledged. 0, or -1 with s->error set. */
+static int push_send(sender *s, push *p, size_t upto)
+{
+	while (p->sent < upto && p->sent - p->acked < s->window) {
 		uint64_t now = er_mono_ns();
-		switch (a->status) {
-		case PB_ST_OK:
-		case PB_ST_DUPLICATE:
-			if (a->seq > acked && a->seq <= high) {
-				/* Acks come in order (one worker, commits in
-				 * order); one for seq also covers any before it. */
-				s->lat_ns[a->seq - 1] = now - s->sent_ns[a->seq - 1];
-				if (a->status == PB_ST_OK) {
-					s->accepted += a->accepted;
-					s->rejected += a->rejected;
-					s->duplicates += a->duplicates;
-					if (a->rejected != 0 && s->error[0] == 0)
-						fail_sender(s, "batch %" PRIu64 ": %" PRIu64 " readings rejected (%s)", a->seq,
-							    a->rejected,
-							    a->nreasons ? pb_reason_name(a->reasons[0].reason) : "?");
-				} else {
-					s->dup_acks++;
-				}
-				acked = (size_t)a->seq;
-				if (sent < acked)
-					sent = acked;
-				s->last_ack_ns = now;
-			}
-			break;
-		case PB_ST_GAP:
-			s->gaps++;
-			if (a->seq >= 1 && a->seq <= high && s->sent_ns[a->seq - 1] >= rewind_ns && a->expected >= 1 &&
-			    a->expected - 1 >= acked && a->expected - 1 < sent) {
-				sent = (size_t)(a->expected - 1);
-				rewind_ns = now;
-			}
-			break;
-		default:
-			fail_sender(s, "batch %" PRIu64 ": %s%s%s", a->seq, pb_status_name(a->status),
-				    a->message ? ": " : "", a->message ? a->message : "");
-			pb_msg_fini(&m);
-			goto out;
+		int rc = ing_client_send(p->c, s->buf + s->off[p->sent], s->off[p->sent + 1] - s->off[p->sent]);
+		if (rc != 0) {
+			fail_sender(s, "send: %s", er_strerror(rc));
+			return -1;
 		}
-		pb_msg_fini(&m);
+		if (s->first_send_ns == 0)
+			s->first_send_ns = now;
+		if (p->sent < p->high)
+			s->resends++;
+		s->sent_ns[p->sent] = now;
+		p->sent++;
+		if (p->sent > p->high) {
+			p->high = p->sent;
+			if (p->high == s->nbatches)
+				s->last_send_ns = now;
+		}
 	}
-	ing_client_free(c);
-	return NULL;
-out_start:
+	return 0;
+}
+
+/* Waits up to timeout_ms for one reply: OK/DUPLICATE advance acked, a
+ * GAP may rewind. ER_ETIMEDOUT when none came (nothing changed), 0, or -1
+ * with s->error set. */
+static int push_recv(sender *s, push *p, int timeout_ms)
+{
+	pb_msg m;
+	int rc = ing_client_recv(p->c, timeout_ms, &m);
+	if (rc == ER_ETIMEDOUT)
+		return rc;
+	if (rc != 0) {
+		fail_sender(s, "recv: %s", er_strerror(rc));
+		return -1;
+	}
+	p->timeouts = 0;
+	if (m.type != PB_ACK) {
+		pb_msg_fini(&m);
+		return 0;
+	}
+	pb_ack *a = &m.u.ack;
+	uint64_t now = er_mono_ns();
+	switch (a->status) {
+	case PB_ST_OK:
+	case PB_ST_DUPLICATE:
+		if (a->seq > p->acked && a->seq <= p->high) {
+			/* Acks come in order (one worker, commits in order);
+			 * one for seq also covers any before it. */
+			s->lat_ns[a->seq - 1] = now - s->sent_ns[a->seq - 1];
+			if (a->status == PB_ST_OK) {
+				s->accepted += a->accepted;
+				s->rejected += a->rejected;
+				s->duplicates += a->duplicates;
+				if (a->rejected != 0 && s->error[0] == 0)
+					fail_sender(s, "batch %" PRIu64 ": %" PRIu64 " readings rejected (%s)", a->seq,
+						    a->rejected, a->nreasons ? pb_reason_name(a->reasons[0].reason) : "?");
+			} else {
+				s->dup_acks++;
+			}
+			p->acked = (size_t)a->seq;
+			if (p->sent < p->acked)
+				p->sent = p->acked;
+			s->last_ack_ns = now;
+		}
+		break;
+	case PB_ST_GAP:
+		s->gaps++;
+		if (a->seq >= 1 && a->seq <= p->high && s->sent_ns[a->seq - 1] >= p->rewind_ns && a->expected >= 1 &&
+		    a->expected - 1 >= p->acked && a->expected - 1 < p->sent) {
+			p->sent = (size_t)(a->expected - 1);
+			p->rewind_ns = now;
+		}
+		break;
+	default:
+		fail_sender(s, "batch %" PRIu64 ": %s%s%s", a->seq, pb_status_name(a->status), a->message ? ": " : "",
+			    a->message ? a->message : "");
+		pb_msg_fini(&m);
+		return -1;
+	}
+	pb_msg_fini(&m);
+	return 0;
+}
+
+/* No reply for ACK_TIMEOUT_MS: resend the window (rewind to acked), or
+ * give up after MAX_TIMEOUTS in a row. 0, or -1 with s->error set. */
+static int push_timeout(sender *s, push *p)
+{
+	s->timeouts++;
+	if (++p->timeouts > MAX_TIMEOUTS) {
+		fail_sender(s, "no ack for %d s, %d times: giving up at batch %zu", ACK_TIMEOUT_MS / 1000, MAX_TIMEOUTS,
+			    p->acked + 1);
+		return -1;
+	}
+	p->sent = p->acked;
+	p->rewind_ns = er_mono_ns();
+	return 0;
+}
+
+/* A load sender: Hello, Welcome, then every batch through the window. */
+static void *sender_push(void *arg)
+{
+	sender *s = arg;
+	push p;
+	bool counted = false; /* in g_sent_all */
+	int rc = push_open(s, &p);
+
 	pthread_barrier_wait(&g_start);
+	if (rc != 0)
+		goto out;
+	while (p.acked < s->nbatches) {
+		if (push_send(s, &p, s->nbatches) != 0)
+			goto out;
+		if (!counted && p.high == s->nbatches) {
+			/* release: last_send_ns written before (pairs with the acquire in fresh_thread) */
+			atomic_fetch_add_explicit(&g_sent_all, 1, memory_order_release);
+			counted = true;
+		}
+		rc = push_recv(s, &p, ACK_TIMEOUT_MS);
+		if (rc == ER_ETIMEDOUT)
+			rc = push_timeout(s, &p);
+		if (rc != 0)
+			goto out;
+	}
 out:
-	if (high < s->nbatches)
+	if (!counted)
 		atomic_fetch_add(&g_sent_all, 1);
-	ing_client_free(c);
+	ing_client_free(p.c);
 	return NULL;
 }
 
@@ -808,14 +920,17 @@ static uint64_t status_db_bytes(const char *control)
 	return b;
 }
 
-/* City totals per energy carrier (metric < AGG_PM25), yearly rows summed. */
-static int query_city(const char *control, int timeout_ms, int64_t got[NCARRIERS], char *err, size_t errlen)
+/* One entity's yearly rows (every carrier) summed: the sum per energy
+ * carrier (metric < AGG_PM25) into got, and the readings counted into
+ * *count when it is not NULL. */
+static int query_totals(const char *control, int level, const char *entity, int timeout_ms, int64_t got[NCARRIERS],
+			int64_t *count, char *err, size_t errlen)
 {
 	pb_msg req = {.type = PB_QUERY}, rep;
 	int rc;
 
-	req.u.query.level = STO_CITY;
-	req.u.query.entity = "";
+	req.u.query.level = level;
+	req.u.query.entity = entity;
 	req.u.query.resolution = ER_RES_YEAR;
 	req.u.query.from = ER_TS_MIN;
 	req.u.query.to = er_now() + 2 * 366 * 86400;
@@ -824,12 +939,14 @@ static int query_city(const char *control, int timeout_ms, int64_t got[NCARRIERS
 	req.u.query.method = "";
 	req.u.query.scope = "";
 	memset(got, 0, NCARRIERS * sizeof *got);
+	if (count != NULL)
+		*count = 0;
 	if ((rc = ing_request(control, &req, timeout_ms, &rep)) != 0) {
-		snprintf(err, errlen, "city query: %s", er_strerror(rc));
+		snprintf(err, errlen, "%s query: %s", sto_level_name(level), er_strerror(rc));
 		return rc;
 	}
 	if (rep.type != PB_QUERY_REPLY || !rep.u.query_reply.ok) {
-		snprintf(err, errlen, "city query refused: %s",
+		snprintf(err, errlen, "%s query refused: %s", sto_level_name(level),
 			 rep.type == PB_QUERY_REPLY ? rep.u.query_reply.error : "not a query reply");
 		pb_msg_fini(&rep);
 		return ER_EPROTO;
@@ -839,9 +956,16 @@ static int query_city(const char *control, int timeout_ms, int64_t got[NCARRIERS
 		int c = agg_carrier_parse(r->carrier);
 		if (c > 0 && c < AGG_PM25)
 			got[c] += r->sum;
+		if (count != NULL)
+			*count += r->count;
 	}
 	pb_msg_fini(&rep);
 	return 0;
+}
+
+static int query_city(const char *control, int timeout_ms, int64_t got[NCARRIERS], char *err, size_t errlen)
+{
+	return query_totals(control, STO_CITY, "", timeout_ms, got, NULL, err, errlen);
 }
 
 /* ---- freshness: last batch sent -> the final totals visible ---- */
@@ -850,7 +974,7 @@ typedef struct fresh {
 	const char *control;
 	sender *s;
 	int nsenders;
-	const int64_t *expected;
+	const int64_t *expected; /* the load's, without the probe's carrier */
 	uint64_t ns; /* 0: not measured */
 	int queries;
 } fresh;
@@ -872,15 +996,95 @@ static void *fresh_thread(void *arg)
 		return NULL;
 	for (;;) {
 		f->queries++;
-		if (query_city(f->control, QUERY_TIMEOUT_MS, got, err, sizeof err) == 0 &&
-		    memcmp(got, f->expected, sizeof got) == 0) {
-			f->ns = er_mono_ns() - last;
-			return NULL;
+		if (query_city(f->control, QUERY_TIMEOUT_MS, got, err, sizeof err) == 0) {
+			got[PROBE_CARRIER] = f->expected[PROBE_CARRIER]; /* still moving: the probe's, not the load's */
+			if (memcmp(got, f->expected, sizeof got) == 0) {
+				f->ns = er_mono_ns() - last;
+				return NULL;
+			}
 		}
 		if (er_mono_ns() - last > FRESH_LIMIT_NS)
 			return NULL;
 		usleep(FRESH_POLL_US);
 	}
+}
+
+/* ---- freshness under load: a probe reading sent -> visible in a query ---- */
+
+/* Its own sender and meter. While the load's senders are still sending,
+ * a probe reading goes out every PROBE_PERIOD_NS, and the probe meter's
+ * rows are queried every PROBE_POLL_US while any is out. A sender's
+ * batches are applied and committed in order, so a count of n readings
+ * means probes 0 .. n - 1 are visible. */
+typedef struct probe {
+	sender s;
+	const char *control;
+	int nsenders;	 /* the load's: probing stops when they all have sent their last batch */
+	uint64_t *t_ns;	 /* per probe: its first send */
+	uint64_t *lat_ns; /* per probe resolved: send to visible; PROBE_LIMIT_NS for a timeout */
+	size_t nsent, nresolved, ntimeouts;
+	uint64_t queries;
+} probe;
+
+static void *probe_thread(void *arg)
+{
+	probe *pr = arg;
+	sender *s = &pr->s;
+	push p;
+	uint64_t tick = 0, last_reply;
+	int64_t got[NCARRIERS], count;
+	char err[256];
+	int rc = push_open(s, &p);
+
+	pthread_barrier_wait(&g_start);
+	if (rc != 0)
+		goto out;
+	last_reply = er_mono_ns();
+	for (;;) {
+		uint64_t now = er_mono_ns();
+		bool live = atomic_load_explicit(&g_sent_all, memory_order_relaxed) < pr->nsenders;
+		if (live && now >= tick && pr->nsent < s->nbatches && pr->nsent - p.acked < s->window) {
+			pr->t_ns[pr->nsent++] = now;
+			tick = now + PROBE_PERIOD_NS;
+		}
+		if (push_send(s, &p, pr->nsent) != 0)
+			goto out;
+		while ((rc = push_recv(s, &p, 0)) == 0)
+			last_reply = er_mono_ns();
+		if (rc != ER_ETIMEDOUT)
+			goto out;
+		now = er_mono_ns();
+		if (p.acked == pr->nsent || now - last_reply < (uint64_t)ACK_TIMEOUT_MS * 1000000) {
+			/* waiting for nothing, or not for long */
+		} else if (push_timeout(s, &p) != 0) {
+			goto out;
+		} else {
+			last_reply = now;
+		}
+		if (pr->nresolved < pr->nsent) {
+			pr->queries++;
+			if (query_totals(pr->control, STO_METER, PROBE_METER, QUERY_TIMEOUT_MS, got, &count, err,
+					 sizeof err) != 0) {
+				fail_sender(s, "%s", err);
+				goto out;
+			}
+			now = er_mono_ns();
+			while (pr->nresolved < pr->nsent && (int64_t)pr->nresolved < count) {
+				pr->lat_ns[pr->nresolved] = now - pr->t_ns[pr->nresolved];
+				pr->nresolved++;
+			}
+			while (pr->nresolved < pr->nsent && now - pr->t_ns[pr->nresolved] > PROBE_LIMIT_NS) {
+				pr->lat_ns[pr->nresolved++] = PROBE_LIMIT_NS;
+				pr->ntimeouts++;
+			}
+		}
+		if (!live && pr->nresolved == pr->nsent && p.acked == pr->nsent)
+			break;
+		usleep(PROBE_POLL_US);
+	}
+out:
+	ing_client_free(p.c);
+	return NULL;
 }
 
 /* ---- in-process ceilings ---- */
@@ -1135,7 +1339,7 @@ int main(int argc, char **argv)
 			die("cannot create a temporary directory: %s", strerror(errno));
 	}
 	signal(SIGPIPE, SIG_IGN);
-	write_registry(&o, g_workdir);
+	write_registry(&o, g_workdir, true);
 	snprintf(ep_listen, sizeof ep_listen, "tcp://127.0.0.1:%d", free_port());
 	snprintf(ep_control, sizeof ep_control, "tcp://127.0.0.1:%d", free_port());
 
@@ -1154,7 +1358,7 @@ int main(int argc, char **argv)
 		die("cannot create %s: %s", empty, strerror(errno));
 	opts eo = o;
 	eo.districts = eo.enterprises = eo.meters = eo.stations = 0;
-	write_registry(&eo, empty);
+	write_registry(&eo, empty, false);
 	snprintf(e_listen, sizeof e_listen, "tcp://127.0.0.1:%d", free_port());
 	snprintf(e_control, sizeof e_control, "tcp://127.0.0.1:%d", free_port());
 	g_daemon = start_daemon(&o, empty, empty, conf, e_listen, e_control);
@@ -1181,7 +1385,15 @@ int main(int argc, char **argv)
 		s[i].o = &o;
 		s[i].t0 = t0;
 		s[i].endpoint = ep_listen;
+		s[i].window = o.window;
+		snprintf(s[i].name, sizeof s[i].name, "bench-%03d", i);
 	}
+	probe pr = {.s = {.id = -1, .o = &o, .t0 = t0, .endpoint = ep_listen, .name = "bench-probe",
+			  .window = PROBE_WINDOW},
+		    .control = ep_control, .nsenders = ns};
+	probe_generate(&pr.s);
+	pr.t_ns = xcalloc(pr.s.nbatches, sizeof *pr.t_ns);
+	pr.lat_ns = xcalloc(pr.s.nbatches, sizeof *pr.lat_ns);
 	uint64_t tg = er_mono_ns();
 	pthread_t gt[2];
 	for (int i = 0; i < 2; i++)
@@ -1203,14 +1415,16 @@ int main(int argc, char **argv)
 			readings, batches, (double)bytes / 1e6, secs(gen_ns));
 
 	/* 3. The push: one thread (and one ing_client) per sender. */
-	pthread_barrier_init(&g_start, NULL, (unsigned)ns + 1);
+	pthread_barrier_init(&g_start, NULL, (unsigned)ns + 2); /* senders, the probe, main */
 	pthread_t *th = xcalloc((size_t)ns, sizeof *th);
 	for (int i = 0; i < ns; i++)
 		if (pthread_create(&th[i], NULL, sender_push, &s[i]) != 0)
 			die("cannot start sender thread %d", i);
 	fresh fr = {ep_control, s, ns, expected, 0, 0};
-	pthread_t ft;
+	pthread_t ft, pt;
 	pthread_create(&ft, NULL, fresh_thread, &fr);
+	if (pthread_create(&pt, NULL, probe_thread, &pr) != 0)
+		die("cannot start the probe thread");
 	pthread_barrier_wait(&g_start);
 	proc_stat before = read_proc(g_daemon);
 	struct rusage ru0, ru1;
@@ -1220,6 +1434,13 @@ int main(int argc, char **argv)
 	proc_stat after = read_proc(g_daemon);
 	getrusage(RUSAGE_SELF, &ru1);
 	pthread_join(ft, NULL);
+	pthread_join(pt, NULL);
+	if (pr.s.error[0] != 0)
+		die("the freshness probe: %s", pr.s.error);
+	/* Every probe sent was acknowledged, so the daemon holds them all. */
+	for (size_t b = 0; b < pr.nsent; b++)
+		expected[PROBE_CARRIER] += probe_value(b);
+	qsort(pr.lat_ns, pr.nresolved, sizeof *pr.lat_ns, cmp_u64);
 
 	uint64_t first = UINT64_MAX, last = 0, accepted = 0, rejected = 0, gaps = 0, dup_acks = 0, timeouts = 0,
 		 resends = 0, duplicates = 0;
@@ -1253,7 +1474,8 @@ int main(int argc, char **argv)
 		die("%s", err);
 	/* A DUPLICATE ack (after a resend) carries no counts: then only the
 	 * totals can say, and they do. */
-	bool exact = memcmp(got, expected, sizeof got) == 0 && rejected == 0 && (accepted == readings || dup_acks > 0);
+	bool exact = memcmp(got, expected, sizeof got) == 0 && rejected == 0 && (accepted == readings || dup_acks > 0) &&
+		     pr.s.rejected == 0 && (pr.s.accepted == pr.nsent || pr.s.dup_acks > 0);
 
 	/* 4. Disk, memory, then stop. */
 	uint64_t db_status = status_db_bytes(ep_control), mdb_alloc;
@@ -1292,6 +1514,9 @@ int main(int argc, char **argv)
 	double p50 = (double)pct(lat, nl, 0.50);
 	double window_bound = p50 > 0 ? inflight / (p50 / 1e9) : 0;
 	double per_reading_disk = readings ? (double)mdb_alloc / (double)readings : 0;
+	double fresh_p50 = (double)pct(pr.lat_ns, pr.nresolved, 0.50) / 1e6;
+	double fresh_p99 = (double)pct(pr.lat_ns, pr.nresolved, 0.99) / 1e6;
+	double fresh_max = pr.nresolved ? (double)pr.lat_ns[pr.nresolved - 1] / 1e6 : 0.0;
 	if (o.json) {
 		printf("{\"workload\":{\"districts\":%" PRIu64 ",\"enterprises\":%" PRIu64 ",\"meters\":%" PRIu64
 		       ",\"interval_s\":%" PRIu64 ",\"days\":%" PRIu64 ",\"stations\":%" PRIu64 ",\"senders\":%" PRIu64
@@ -1309,6 +1534,12 @@ int main(int argc, char **argv)
 			printf("\"freshness_ms\":%.3f,", (double)fr.ns / 1e6);
 		else
 			printf("\"freshness_ms\":null,");
+		printf("\"freshness_probe\":{\"probes\":%zu,\"timeouts\":%zu,\"queries\":%" PRIu64, pr.nresolved,
+		       pr.ntimeouts, pr.queries);
+		if (pr.nresolved)
+			printf(",\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f},", fresh_p50, fresh_p99, fresh_max);
+		else
+			printf(",\"p50_ms\":null,\"p99_ms\":null,\"max_ms\":null},");
 		printf("\"daemon\":{\"startup_s\":%.3f,\"cpu_s_push\":%.2f,\"cpu_s_total\":%.2f,\"rss_loaded_bytes\":%" PRIu64
 		       ",\"rss_empty_registry_bytes\":%" PRIu64 ",\"peak_rss_bytes\":%" PRIu64
 		       ",\"bytes_per_meter_rss\":%.0f,\"bytes_per_meter_marginal\":%.0f,\"stop_s\":%.3f},",
@@ -1351,6 +1582,12 @@ int main(int argc, char **argv)
 			       fr.queries);
 		else
 			printf("  %-34s not measured\n", "freshness (last send to totals)");
+		if (pr.nresolved)
+			printf("  %-34s p50 %.1f ms, p99 %.1f ms, max %.1f ms (%zu probes, %zu timeouts, %" PRIu64
+			       " queries)\n", "freshness under load (probe)", fresh_p50, fresh_p99, fresh_max, pr.nresolved,
+			       pr.ntimeouts, pr.queries);
+		else
+			printf("  %-34s no probe\n", "freshness under load (probe)");
 		printf("  %-34s %.2f s during the push (%.0f%% of one core), %.2f s in all\n", "daemon CPU", cpu,
 		       100.0 * cpu / secs(push_ns), peak.cpu_s);
 		printf("  %-34s %.2f s during the push (%.0f%% of one core)\n", "ecoroll-bench CPU", self_cpu,
@@ -1380,19 +1617,19 @@ int main(int argc, char **argv)
 	}
 	if (!exact) {
 		fprintf(stderr, "ecoroll-bench: the city totals differ from the generator's (accepted %" PRIu64
-				" of %" PRIu64 " readings, %" PRIu64 " rejected)\n",
-			accepted, readings, rejected);
+				" of %" PRIu64 " readings, %" PRIu64 " rejected; probe: %" PRIu64 " of %zu, %" PRIu64
+				" rejected)\n",
+			accepted, readings, rejected, pr.s.accepted, pr.nsent, pr.s.rejected);
 		for (int k = 1; k < AGG_PM25; k++)
 			if (expected[k] != got[k])
 				fprintf(stderr, "ecoroll-bench: %s: expected %" PRId64 " micro-units, got %" PRId64 "\n",
 					agg_carrier_name(k), expected[k], got[k]);
 	}
-	for (int i = 0; i < ns; i++) {
-		free(s[i].buf);
-		free(s[i].off);
-		free(s[i].lat_ns);
-		free(s[i].sent_ns);
-	}
+	for (int i = 0; i < ns; i++)
+		sender_free(&s[i]);
+	sender_free(&pr.s);
+	free(pr.t_ns);
+	free(pr.lat_ns);
 	free(s);
 	free(th);
 	free(lat);
