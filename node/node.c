@@ -342,6 +342,9 @@ int node_start(node *n, char *err, size_t errlen)
 		w->stats = &n->stats[i];
 		pthread_create(&n->worker_threads[i], NULL, worker_main, w);
 	}
+	/* budgets and warnings: before the control thread, which owns them */
+	if ((rc = node_warn_open(n, err, errlen)) != 0 || (rc = node_budgets_load(n, err, errlen)) != 0)
+		return rc;
 	pthread_create(&n->flush_thread, NULL, node_flusher_main, n);
 	pthread_create(&n->gw_thread, NULL, gateway_main, n);
 	pthread_create(&n->control_thread, NULL, node_control_main, n);
@@ -406,6 +409,7 @@ void node_close(node *n)
 	n->gw = NULL;
 	node_flusher_free(n->flusher);
 	n->flusher = NULL;
+	node_warn_close(n); /* its socket before the context */
 	if (n->zctx)
 		zmq_ctx_term(n->zctx);
 	n->zctx = NULL;
