@@ -47,6 +47,7 @@ int cli_benchmark(int argc, char **argv);
 int cli_carbon(int argc, char **argv);
 int cli_monitoring(int argc, char **argv);
 int cli_report(int argc, char **argv);
+int cli_budget(int argc, char **argv);
 
 /* $ECOROLL_ENDPOINT / $ECOROLL_CONTROL when set and not empty, else the
  * defaults above. */
@@ -75,6 +76,13 @@ void cli_print_table(const struct pb_table *t, bool json);
 struct pb_msg;
 int cli_table_request(const char *cmd, const char *control, const struct pb_msg *req, int timeout_ms,
 		      void (*print)(const struct pb_table *t, bool json), bool json);
+
+/* Prints a table as CSV (json is ignored): a print function for
+ * cli_table_request. */
+void cli_print_csv(const struct pb_table *t, bool json);
+/* Sends a request answered by a CommandReply and prints its message
+ * (stdout when ok, stderr otherwise); returns the exit code. */
+int cli_command_request(const char *cmd, const char *control, const struct pb_msg *req, int timeout_ms);
 
 /* Writes s as a JSON string, quotes included. */
 void cli_json_str(FILE *f, const char *s);

@@ -122,9 +122,9 @@ int cli_econ(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *control = cli_control_default(), *endpoint = cli_endpoint_default(), *sender = NULL;
-	pb_msg req = {.type = PB_ECON_IMPORT}, rep;
+	pb_msg req = {.type = PB_ECON_IMPORT};
 	char *text;
-	int c, rc, ret;
+	int c, ret;
 
 	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
 		switch (c) {
@@ -149,24 +149,8 @@ int cli_econ(int argc, char **argv)
 	}
 	req.u.econ_import.csv = text;
 	req.u.econ_import.origin = path;
-	rc = ing_request(control, &req, TIMEOUT_MS, &rep);
+	ret = cli_command_request("econ", control, &req, TIMEOUT_MS);
 	free(text);
-	if (rc != 0) {
-		fprintf(stderr, "ecoroll econ: no reply from %s (%s; is ecorolld running?)\n", control, er_strerror(rc));
-		return CLI_EXIT_FATAL;
-	}
-	if (rep.type != PB_COMMAND_REPLY) {
-		fprintf(stderr, "ecoroll econ: unexpected reply\n");
-		ret = CLI_EXIT_FATAL;
-	} else if (!rep.u.command_reply.ok) {
-		fprintf(stderr, "%s%s", rep.u.command_reply.message,
-			strchr(rep.u.command_reply.message, '\n') ? "" : "\n");
-		ret = CLI_EXIT_FATAL;
-	} else {
-		printf("%s\n", rep.u.command_reply.message);
-		ret = CLI_EXIT_OK;
-	}
-	pb_msg_fini(&rep);
 	return ret;
 }
 
@@ -407,33 +391,6 @@ static const char report_help[] =
 	"not metered come from econ imports: employees, land_km2, wastewater_t,\n"
 	"solid_waste_t, cod_t, nh3n_t, so2_t, nox_t. Shown to two decimals.\n";
 
-static void print_csv(const pb_table *t, bool json)
-{
-	(void)json;
-	for (size_t c = 0; c < t->ncols; c++)
-		printf("%s%s", c ? "," : "", t->columns[c]);
-	putchar('\n');
-	for (size_t r = 0; r < t->nrows; r++) {
-		for (size_t c = 0; c < t->ncols; c++) {
-			const char *s = t->cells[r * t->ncols + c];
-			if (c)
-				putchar(',');
-			if (strpbrk(s, ",\"\n")) {
-				putchar('"');
-				for (; *s; s++) {
-					if (*s == '"')
-						putchar('"');
-					putchar(*s);
-				}
-				putchar('"');
-			} else {
-				fputs(s, stdout);
-			}
-		}
-		putchar('\n');
-	}
-}
-
 int cli_report(int argc, char **argv)
 {
 	enum { O_CONTROL = 256, O_ENTITY, O_YEAR, O_BASE, O_FORMAT };
@@ -472,6 +429,6 @@ int cli_report(int argc, char **argv)
 		return cli_usage_error("report", "--format is text, csv or json");
 	q->year = (int32_t)year;
 	q->base = (int32_t)base;
-	return cli_table_request("report", control, &req, TIMEOUT_MS, strcmp(format, "csv") == 0 ? print_csv : NULL,
+	return cli_table_request("report", control, &req, TIMEOUT_MS, strcmp(format, "csv") == 0 ? cli_print_csv : NULL,
 				 strcmp(format, "json") == 0);
 }

@@ -30,7 +30,7 @@ static const char usage_text[] = "usage: ecoroll [--help] [--version] COMMAND [A
 				 "  registry   registry import: load districts, enterprises, meters, stations\n"
 				 "  status     a node's role, uptime, counters and senders\n"
 				 "  generate   write plausible readings for a registry (CSV) to stdout\n"
-				 "  events     meter events (resets, spikes, replacements); accept a spike\n"
+				 "  events     events: meter resets, spikes, replacements; budget warnings\n"
 				 "  replace    register a meter replacement\n"
 				 "  reload     re-read the coefficient tables\n"
 				 "  econ       econ import: value added, output value, GDP (10^4 yuan)\n"
@@ -40,6 +40,7 @@ static const char usage_text[] = "usage: ecoroll [--help] [--version] COMMAND [A
 				 "  carbon     a carbon account: year-to-date CO2 by source, intensity\n"
 				 "  monitoring online-monitoring coverage of key energy users\n"
 				 "  report     report indicators: the yearly indicator table of an entity\n"
+				 "  budget     energy budgets and intensity targets: import, status (warnings)\n"
 				 "\n"
 				 "'ecoroll COMMAND --help' describes a command.\n"
 				 "\n"
@@ -60,7 +61,7 @@ static const struct command {
     {"replace", cli_replace}, {"reload", cli_reload}, {"econ", cli_econ}, {"intensity", cli_intensity},
     {"air", cli_air}, {"benchmark", cli_benchmark},
     {"carbon", cli_carbon}, {"monitoring", cli_monitoring},
-    {"report", cli_report},
+    {"report", cli_report}, {"budget", cli_budget},
 };
 
 /* ---- tables (air, benchmark, carbon, monitoring, report) ---- */
@@ -80,6 +81,57 @@ int cli_table_request(const char *cmd, const char *control, const pb_msg *req, i
 		fprintf(stderr, "ecoroll %s: %s\n", cmd, rep.type == PB_TABLE ? rep.u.table.error : "unexpected reply");
 	} else {
 		(print ? print : cli_print_table)(&rep.u.table, json);
+		ret = CLI_EXIT_OK;
+	}
+	pb_msg_fini(&rep);
+	return ret;
+}
+
+void cli_print_csv(const pb_table *t, bool json)
+{
+	(void)json;
+	for (size_t c = 0; c < t->ncols; c++)
+		printf("%s%s", c ? "," : "", t->columns[c]);
+	putchar('\n');
+	for (size_t r = 0; r < t->nrows; r++) {
+		for (size_t c = 0; c < t->ncols; c++) {
+			const char *s = t->cells[r * t->ncols + c];
+			if (c)
+				putchar(',');
+			if (strpbrk(s, ",\"\n")) {
+				putchar('"');
+				for (; *s; s++) {
+					if (*s == '"')
+						putchar('"');
+					putchar(*s);
+				}
+				putchar('"');
+			} else {
+				fputs(s, stdout);
+			}
+		}
+		putchar('\n');
+	}
+}
+
+int cli_command_request(const char *cmd, const char *control, const pb_msg *req, int timeout_ms)
+{
+	pb_msg rep;
+	int ret, rc = ing_request(control, req, timeout_ms, &rep);
+
+	if (rc != 0) {
+		fprintf(stderr, "ecoroll %s: no reply from %s (%s; is ecorolld running?)\n", cmd, control, er_strerror(rc));
+		return CLI_EXIT_FATAL;
+	}
+	if (rep.type != PB_COMMAND_REPLY) {
+		fprintf(stderr, "ecoroll %s: unexpected reply\n", cmd);
+		ret = CLI_EXIT_FATAL;
+	} else if (!rep.u.command_reply.ok) {
+		/* a file's errors come one "FILE:LINE: why" a line */
+		fprintf(stderr, "%s%s", rep.u.command_reply.message, strchr(rep.u.command_reply.message, '\n') ? "" : "\n");
+		ret = CLI_EXIT_FATAL;
+	} else {
+		printf("%s\n", rep.u.command_reply.message);
 		ret = CLI_EXIT_OK;
 	}
 	pb_msg_fini(&rep);

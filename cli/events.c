@@ -16,13 +16,19 @@
 #define TIMEOUT_MS 15000 /* a command waits for the node's next commit */
 
 static const char events_help[] =
-	"usage: ecoroll events [--control EP] [--meter CODE] [--after ID] [--limit N] [--json]\n"
+	"usage: ecoroll events [--control EP] [--meter CODE] [--type T] [--entity CODE] [--after ID]\n"
+	"                      [--limit N] [--json]\n"
 	"       ecoroll events accept [--control EP] ID\n"
 	"\n"
 	"Lists meter events: resets (a cumulative register fell: the step added 0),\n"
 	"spikes (an increment above the meter's max_per_hour, quarantined, not added)\n"
 	"and replacements. 'accept ID' adds a quarantined spike's increment to the\n"
-	"hours it spans, once. Times are shown in UTC; registers and amounts exactly.\n";
+	"hours it spans, once. Times are shown in UTC; registers and amounts exactly.\n"
+	"Budget warnings (type warning, DOMAIN.md 6: a level change of an entity's\n"
+	"budget or intensity target) list the entity, the level and the one before,\n"
+	"the rule that fired, the data time and the figures (tce, exact).\n"
+	"  --type T        reset, spike, replacement or warning\n"
+	"  --entity CODE   the warnings of one enterprise, district or the city\n";
 
 static const char replace_help[] =
 	"usage: ecoroll replace [--control EP] [--utc-offset OFF] --meter CODE --time T\n"
@@ -87,16 +93,43 @@ static int accept_event(int argc, char **argv, const char *control)
 	return command_reply("events accept", &rep);
 }
 
+/* A budget warning: who, which level after which, why, and the figures. */
+static void print_warning(const pb_event *e, size_t i, bool json)
+{
+	char t0[40];
+	fmt_time(e->t0, t0, sizeof t0);
+	if (!json) {
+		printf("%-6" PRIu64 " %-12s %-9s %-16s %-20.20s %s %s %d: %s -> %s (%s); ytd %s, expected %s, "
+		       "projected %s, %s %s\n",
+		       e->id, e->type, e->status, e->entity, t0, e->entity_level, e->kind, (int)e->year, e->previous_level,
+		       e->level, e->rule, e->ytd, e->expected[0] ? e->expected : "-", e->projected[0] ? e->projected : "-",
+		       strcmp(e->kind, "intensity") == 0 ? "target" : "budget", e->budget);
+		return;
+	}
+	static const char *names[] = {"status", "entity", "entity_level", "kind", "level", "previous_level",
+				      "rule", "ytd", "expected", "projected", "budget"};
+	const char *vals[] = {e->status, e->entity, e->entity_level, e->kind, e->level, e->previous_level,
+			      e->rule, e->ytd, e->expected, e->projected, e->budget};
+	printf("%s\n{\"id\":%" PRIu64 ",\"type\":\"warning\",\"year\":%d,\"time\":%" PRId64 ",\"created\":%" PRId64,
+	       i ? "," : "", e->id, (int)e->year, e->t0, e->created);
+	for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+		printf(",\"%s\":", names[k]);
+		cli_json_str(stdout, vals[k]);
+	}
+	putchar('}');
+}
+
 int cli_events(int argc, char **argv)
 {
-	enum { O_CONTROL = 256, O_METER, O_AFTER, O_LIMIT, O_JSON };
+	enum { O_CONTROL = 256, O_METER, O_AFTER, O_LIMIT, O_JSON, O_TYPE, O_ENTITY };
 	static const struct option lo[] = {
 		{"control", required_argument, NULL, O_CONTROL}, {"meter", required_argument, NULL, O_METER},
+		{"type", required_argument, NULL, O_TYPE},	 {"entity", required_argument, NULL, O_ENTITY},
 		{"after", required_argument, NULL, O_AFTER},	 {"limit", required_argument, NULL, O_LIMIT},
 		{"json", no_argument, NULL, O_JSON},		 {"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *control = cli_control_default(), *meter = "";
+	const char *control = cli_control_default(), *meter = "", *type = "", *entity = "";
 	uint64_t after = 0, limit = 0;
 	bool json = false;
 	pb_msg req = {.type = PB_EVENTS_REQUEST}, rep;
@@ -106,6 +139,8 @@ int cli_events(int argc, char **argv)
 		switch (c) {
 		case O_CONTROL: control = optarg; break;
 		case O_METER: meter = optarg; break;
+		case O_TYPE: type = optarg; break;
+		case O_ENTITY: entity = optarg; break;
 		case O_AFTER:
 			if (!cli_parse_u64(optarg, 0, UINT64_MAX, &after))
 				return cli_usage_error("events", "--after takes an event id");
@@ -126,6 +161,8 @@ int cli_events(int argc, char **argv)
 	req.u.events_request.meter = meter;
 	req.u.events_request.after_id = after;
 	req.u.events_request.limit = (uint32_t)limit;
+	req.u.events_request.type = type;
+	req.u.events_request.entity = entity;
 	if (request("events", control, &req, &rep) != 0)
 		return CLI_EXIT_FATAL;
 	if (rep.type != PB_EVENTS_REPLY || !rep.u.events_reply.ok) {
@@ -148,6 +185,10 @@ int cli_events(int argc, char **argv)
 		er_fx_format(e->v0, v0, sizeof v0);
 		er_fx_format(e->v1, v1, sizeof v1);
 		er_fx_format(e->amount, amt, sizeof amt);
+		if (strcmp(e->type, "warning") == 0) {
+			print_warning(e, i, json);
+			continue;
+		}
 		if (json) {
 			printf("%s\n{\"id\":%" PRIu64 ",\"type\":", i ? "," : "", e->id);
 			cli_json_str(stdout, e->type);

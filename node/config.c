@@ -38,6 +38,9 @@ void node_config_defaults(node_config *c)
 	c->completeness_min_pct = 90; /* DOMAIN.md 3 */
 	c->consistency_max_pct = 5;   /* DOMAIN.md 3 */
 	c->count_water = false; /* DOMAIN.md 4: water counts in tce only where configured */
+	strcpy(c->warn_publish, "tcp://127.0.0.1:7102");
+	strcpy(c->warn_rules, "conf/warnings.csv");
+	c->warn_interval_ms = 1000; /* a level is a yearly figure: a second's delay costs nothing */
 }
 
 static int boolean(const char *v, bool *out)
@@ -143,6 +146,15 @@ int node_config_set(node_config *c, const char *s, const char *k, const char *v,
 		bad = copy(c->indicators_file, sizeof c->indicators_file, v) || v[0] == 0;
 	} else if (IS("aqi", "dir")) {
 		bad = copy(c->aqi_dir, sizeof c->aqi_dir, v) || v[0] == 0;
+	} else if (IS("warnings", "publish")) {
+		bad = copy(c->warn_publish, sizeof c->warn_publish, v);
+	} else if (IS("warnings", "rules")) {
+		bad = copy(c->warn_rules, sizeof c->warn_rules, v) || v[0] == 0;
+	} else if (IS("warnings", "budgets")) {
+		bad = copy(c->budgets_file, sizeof c->budgets_file, v);
+	} else if (IS("warnings", "interval_ms")) {
+		bad = num(v, 10, 3600000, &x);
+		c->warn_interval_ms = (int)x;
 	} else if (IS("registry", "districts")) {
 		bad = copy(c->districts, sizeof c->districts, v);
 	} else if (IS("registry", "enterprises")) {

@@ -48,6 +48,11 @@ typedef struct node_config {
 	char indicators_file[NODE_PATH_MAX];
 	/* [aqi] */
 	char aqi_dir[NODE_PATH_MAX];
+	/* [warnings] (DOMAIN.md 6) */
+	char warn_publish[256];		/* PUB endpoint; "" publishes nothing */
+	char warn_rules[NODE_PATH_MAX];	/* thresholds CSV */
+	char budgets_file[NODE_PATH_MAX]; /* budget CSV imported at start; "" none */
+	int warn_interval_ms;		/* evaluate at most this often, after a commit */
 	/* [registry] */
 	char districts[NODE_PATH_MAX], enterprises[NODE_PATH_MAX], meters[NODE_PATH_MAX], stations[NODE_PATH_MAX];
 } node_config;

@@ -1,5 +1,6 @@
 /* control.c: the control socket (ROUTER; clients use REQ): registry
- * imports, queries (node/report.c), events, commands and status. Queries read LMDB in a read transaction, an
+ * imports, queries (node/report.c), events, budgets (node/warn.c), commands
+ * and status; between requests it lets node/warn.c evaluate budgets. Queries read LMDB in a read transaction, an
  * MVCC snapshot that never blocks ingest. One request at a time: imports
  * are rare and queries are short; the HTTP API will add parallel readers.
  */
@@ -82,7 +83,7 @@ static void on_sender(void *ctx, const ing_sender *snd)
 static void do_status(node *n, pb_msg *reply, pb_counter *cnt, size_t *ncnt, struct snd_list *sl)
 {
 	static const char *node_names[NODE_C_COUNT] = {"flushes", "commits", "commit_errors",
-						       "map_grows", "rows_written", "acks_sent"};
+						       "map_grows", "rows_written", "acks_sent", "warn_commits_seen"};
 	size_t k = 0;
 
 	for (int c = 0; c < ING_C_COUNT; c++) {
@@ -117,7 +118,8 @@ static void do_status(node *n, pb_msg *reply, pb_counter *cnt, size_t *ncnt, str
 
 struct ev_list {
 	node *n;
-	uint64_t only; /* a meter's key, 0 for all */
+	uint64_t only; /* a meter's key (or, for warnings, an entity's), 0 for all */
+	int type;      /* 0 for all */
 	uint32_t limit;
 	pb_event *ev;
 	size_t count, cap;
@@ -126,7 +128,7 @@ struct ev_list {
 static int on_event(void *ctx, const sto_event *e)
 {
 	struct ev_list *l = ctx;
-	if (l->only && e->series != l->only)
+	if ((l->type && e->type != l->type) || (l->only && e->series != l->only))
 		return 0;
 	if (l->count == l->limit)
 		return 1;
@@ -138,12 +140,12 @@ static int on_event(void *ctx, const sto_event *e)
 		l->ev = v;
 		l->cap = cap;
 	}
-	const agg_series *s = agg_registry_series(l->n->reg, e->series);
+	const agg_series *s = e->type == STO_EV_WARNING ? NULL : agg_registry_series(l->n->reg, e->series);
 	l->ev[l->count++] = (pb_event){
 		.id = e->id,
 		.type = sto_event_type_name(e->type),
 		.status = sto_event_status_name(e->status),
-		.meter = s ? s->code : "?",
+		.meter = s ? s->code : e->type == STO_EV_WARNING ? "" : "?",
 		.t0 = e->t0,
 		.t1 = e->t1,
 		.v0 = e->v0,
@@ -155,7 +157,8 @@ static int on_event(void *ctx, const sto_event *e)
 	return 0;
 }
 
-static void do_events(node *n, const pb_events_request *q, pb_msg *reply, struct ev_list *l, char *err, size_t cap)
+static void do_events(node *n, const pb_events_request *q, pb_msg *reply, struct ev_list *l, node_warn_text **wt,
+		      char *err, size_t cap)
 {
 	sto_txn *t;
 	ck_epoch_record_t *rec = agg_core_record(n->core, AGG_REC_READER);
@@ -163,6 +166,21 @@ static void do_events(node *n, const pb_events_request *q, pb_msg *reply, struct
 	reply->type = PB_EVENTS_REPLY;
 	l->n = n;
 	l->limit = q->limit ? q->limit : EVENTS_DEFAULT;
+	if (q->type[0]) {
+		for (l->type = STO_EV_RESET; l->type <= STO_EV_WARNING; l->type++)
+			if (strcmp(sto_event_type_name(l->type), q->type) == 0)
+				break;
+		if (l->type > STO_EV_WARNING) {
+			snprintf(err, cap, "unknown event type '%s' (reset, spike, replacement, warning)", q->type);
+			reply->u.events_reply.error = err;
+			return;
+		}
+	}
+	if (q->entity[0]) {
+		/* warnings of one entity: the city's code or an enterprise's or district's */
+		l->type = STO_EV_WARNING;
+		l->only = strcmp(q->entity, n->cfg.city) == 0 ? n->city_key : er_key(q->entity, strlen(q->entity));
+	}
 	ck_epoch_begin(rec, NULL);
 	if (q->meter[0]) {
 		l->only = er_key(q->meter, strlen(q->meter));
@@ -179,6 +197,10 @@ static void do_events(node *n, const pb_events_request *q, pb_msg *reply, struct
 		return;
 	}
 	sto_events_each(t, q->after_id, on_event, l);
+	*wt = calloc(l->count ? l->count : 1, sizeof **wt);
+	for (size_t i = 0; *wt && i < l->count; i++)
+		if (strcmp(l->ev[i].type, "warning") == 0)
+			node_warn_event(n, t, &l->ev[i], &(*wt)[i]);
 	sto_abort(t);
 	ck_epoch_end(rec, NULL);
 	reply->u.events_reply.ok = true;
@@ -343,6 +365,7 @@ static void handle(node *n, void *sock, zmq_msg_t *id, zmq_msg_t *body)
 	struct snd_list sl = {0};
 	agg_import_result ires = {0};
 	struct ev_list evl = {0};
+	node_warn_text *wt = NULL;
 	node_qbuf qbuf = {0};
 	node_rbuf rbuf = {0};
 	node_tbuf tbuf = {0};
@@ -373,7 +396,12 @@ static void handle(node *n, void *sock, zmq_msg_t *id, zmq_msg_t *body)
 			do_import(n, &req.u.registry_import, &reply, &ires, &inames, &why);
 			break;
 		case PB_STATUS_REQUEST: do_status(n, &reply, cnt, &ncnt, &sl); break;
-		case PB_EVENTS_REQUEST: do_events(n, &req.u.events_request, &reply, &evl, msg, sizeof msg); break;
+		case PB_EVENTS_REQUEST: do_events(n, &req.u.events_request, &reply, &evl, &wt, msg, sizeof msg); break;
+		case PB_BUDGET_IMPORT: node_budget_import(n, &req.u.econ_import, &reply, msg, sizeof msg); break;
+		case PB_BUDGET_STATUS_REQUEST:
+			reply.type = PB_TABLE;
+			node_budget_status(n, &req.u.budget_status_request, &reply.u.table, &tbuf);
+			break;
 		case PB_EVENT_ACCEPT: {
 			node_cmd *c = calloc(1, sizeof *c);
 			if (c == NULL) {
@@ -431,6 +459,7 @@ static void handle(node *n, void *sock, zmq_msg_t *id, zmq_msg_t *body)
 	free(inames);
 	free(sl.s);
 	free(evl.ev);
+	free(wt);
 	if (rc == 0)
 		pb_msg_fini(&req);
 }
@@ -454,6 +483,7 @@ void *node_control_main(void *arg)
 			int rc = node_reload(n, msg, sizeof msg);
 			er_log(rc == 0 ? ER_LOG_INFO : ER_LOG_ERROR, "SIGHUP: %s", msg);
 		}
+		node_warn_tick(n);
 		if (zmq_poll(&it, 1, POLL_MS) <= 0)
 			continue;
 		zmq_msg_t id, delim, body;

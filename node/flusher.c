@@ -527,8 +527,13 @@ static int run_commands(node_flusher *f)
 
 	/* registry lookups by key: inside an epoch section */
 	ck_epoch_begin(rec, NULL);
-	for (node_cmd *c = f->active; c != NULL && rc == 0; c = c->next)
-		rc = c->type == NODE_CMD_ACCEPT ? cmd_accept(f, c) : cmd_replacement(f, c);
+	for (node_cmd *c = f->active; c != NULL && rc == 0; c = c->next) {
+		switch (c->type) {
+		case NODE_CMD_ACCEPT: rc = cmd_accept(f, c); break;
+		case NODE_CMD_REPLACEMENT: rc = cmd_replacement(f, c); break;
+		default: rc = node__warn_apply(f->txn, c, &f->try_id); break; /* warnings (node/warn.c) */
+		}
+	}
 	ck_epoch_end(rec, NULL);
 	return rc;
 }

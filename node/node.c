@@ -328,6 +328,9 @@ int node_start(node *n, char *err, size_t errlen)
 		snprintf(err, errlen, "flusher: %s", er_strerror(rc));
 		return rc;
 	}
+	/* budgets and warnings: before any thread starts (the control thread owns them) */
+	if ((rc = node_warn_open(n, err, errlen)) != 0 || (rc = node_budgets_load(n, err, errlen)) != 0)
+		return rc;
 	n->workers = calloc((size_t)nw, sizeof *n->workers);
 	n->worker_threads = calloc((size_t)nw, sizeof *n->worker_threads);
 	if (n->workers == NULL || n->worker_threads == NULL)
@@ -414,6 +417,7 @@ void node_close(node *n)
 	n->gw = NULL;
 	node_flusher_free(n->flusher);
 	n->flusher = NULL;
+	node_warn_close(n); /* its socket before the context */
 	if (n->zctx)
 		zmq_ctx_term(n->zctx);
 	n->zctx = NULL;

@@ -14,9 +14,11 @@
 
 #include "config.h"
 #include "delta.h"
+#include "energy.h" /* agg_pico */
 #include "ingest.h"
 #include "registry.h"
 #include "store.h"
+#include "budgets.h" /* sto_warning */
 
 #ifdef __cplusplus
 extern "C" {
@@ -27,13 +29,19 @@ typedef struct node_flusher node_flusher;
 /* A command for the store thread, applied inside its next write
  * transaction so that its effects and the rollups commit together. The
  * control thread queues it and waits; see node_command. */
-enum node_cmd_type { NODE_CMD_ACCEPT = 1, NODE_CMD_REPLACEMENT = 2 };
+enum node_cmd_type {
+	NODE_CMD_ACCEPT = 1,
+	NODE_CMD_REPLACEMENT = 2,
+	NODE_CMD_WARNING = 3,	     /* store a warning (node/warn.c); new_id is its event id */
+	NODE_CMD_WARN_PUBLISHED = 4, /* mark warning event_id published */
+};
 typedef struct node_cmd {
 	int type;
 	uint64_t event_id;	       /* accept */
 	uint64_t series;	       /* replacement: the meter's key */
 	int64_t ts;		       /* replacement */
 	er_fx old_final, new_initial; /* replacement */
+	sto_warning warning;	       /* warning */
 	/* store thread */
 	int phase;	 /* replacement: 1 registered, 2 resolving earlier resets */
 	uint64_t new_id; /* replacement: its event id */
@@ -50,6 +58,7 @@ enum node_counter {
 	NODE_C_MAP_GROWS,
 	NODE_C_ROWS_WRITTEN,
 	NODE_C_ACKS_SENT,
+	NODE_C_WARN_SEEN, /* the commits the latest budget evaluation saw (node/warn.c) */
 	NODE_C_COUNT
 };
 
@@ -79,6 +88,7 @@ typedef struct node {
 	pthread_mutex_t cmd_lock;
 	pthread_cond_t cmd_cond;
 	node_cmd *cmds; /* queued for the store thread */
+	struct node_warn *warn; /* budget warnings: the control thread's (node/warn.c) */
 } node;
 
 /* Queues cmd (heap-allocated) for the store thread and waits up to
@@ -144,6 +154,36 @@ int node_load_air(node *n, struct agg_aqi **aqi, char *err, size_t cap);
 /* Re-reads the coefficient tables; msg says what happened. Control
  * thread only (it is the tables' only reader). */
 int node_reload(node *n, char *msg, size_t cap);
+
+/* warn.c: budgets and their warnings (DOMAIN.md 6), on the control thread
+ * (it alone reads the coefficient tables). node_warn_open loads the
+ * thresholds, binds the PUB socket and rebuilds each entity's last level
+ * from the stored warnings; node_warn_tick, called on every turn of the
+ * control loop, evaluates the budgets after new commits and publishes
+ * level changes. */
+int node_warn_open(node *n, char *err, size_t cap);
+void node_warn_close(node *n);
+void node_warn_tick(node *n);
+/* Re-reads the thresholds (with the coefficient tables); msg says what happened. */
+int node_warn_reload(node *n, char *msg, size_t cap);
+/* Budget CSV (agg_budget_csv_parse), all or nothing; answers a CommandReply. */
+void node_budget_import(node *n, const pb_econ_import *in, pb_msg *reply, char *msg, size_t cap);
+void node_budget_status(node *n, const pb_budget_status_request *q, pb_table *t, node_tbuf *b);
+/* A warning event's own fields for a listing: o's strings point into *x. */
+typedef struct node_warn_text {
+	char entity[64], rule[96], ytd[48], expected[48], projected[48], budget[48];
+} node_warn_text;
+void node_warn_event(node *n, sto_txn *t, pb_event *o, node_warn_text *x);
+/* Imports warnings.budgets, when configured (at start). */
+int node_budgets_load(node *n, char *err, size_t cap);
+/* Store thread: applies a NODE_CMD_WARNING or NODE_CMD_WARN_PUBLISHED in
+ * its write transaction; *next_id is its next event id. */
+int node__warn_apply(sto_txn *t, node_cmd *c, uint64_t *next_id);
+/* report.c: standard coal of an entity over [from, to) in a scope, day by
+ * day with each day's coefficient; *data_end is the end of the latest hour
+ * with a counted row (0 when none). */
+int node__tce_of(node *n, sto_txn *t, int level, uint64_t key, int64_t from, int64_t to, int scope,
+		 agg_pico *e, bool *coef_missing, int64_t *data_end);
 
 /* flusher.c */
 int node_flusher_new(node *n, node_flusher **out);

@@ -447,9 +447,15 @@ int node_reload(node *n, char *msg, size_t cap)
 	n->aqi = a;
 	agg_energy_free(old);
 	agg_aqi_free(olda);
-	snprintf(msg, cap, "coefficient tables reloaded from %s (version %s) and AQI rules from %s", n->cfg.energy_dir,
-		 agg_energy_version(e), n->cfg.aqi_dir);
-	return 0;
+	char wmsg[512];
+	rc = node_warn_reload(n, wmsg, sizeof wmsg);
+	snprintf(msg, cap, "coefficient tables reloaded from %s (version %s) and AQI rules from %s; %s", n->cfg.energy_dir,
+		 agg_energy_version(e), n->cfg.aqi_dir, rc == 0 ? wmsg : "kept the warning thresholds in force:");
+	if (rc != 0 && strlen(msg) + strlen(wmsg) + 2 < cap) {
+		strcat(msg, " ");
+		strcat(msg, wmsg);
+	}
+	return rc;
 }
 
 /* ---- intensity (DOMAIN.md 5) ---- */
@@ -484,18 +490,27 @@ struct energy_ctx {
 	node *n;
 	int scope, method;
 	inten *in;
+	int64_t last; /* the latest start of a row that counted */
 };
+
+/* Whether a row counts in standard coal in a scope. */
+static bool counts(node *n, int scope, uint16_t metric)
+{
+	return applies(n, U_TCE, metric) && agg_scope_includes(scope, metric >> 8);
+}
 
 static int on_energy_day(void *ctx, const sto_key *k, const sto_val *v)
 {
 	struct energy_ctx *c = ctx;
-	int carrier = k->metric & 0xff, purpose = k->metric >> 8;
+	int carrier = k->metric & 0xff;
 	int64_t coef;
 
 	if (carrier == AGG_WATER)
 		c->in->w += v->sum;
-	if (!applies(c->n, U_TCE, k->metric) || !agg_scope_includes(c->scope, purpose))
+	if (!counts(c->n, c->scope, k->metric))
 		return 0;
+	if (k->start > c->last)
+		c->last = k->start;
 	if (coef_of(c->n, U_TCE, c->method, k->metric, k->start, &coef, NULL) != 0)
 		c->in->coef_missing = true;
 	else
@@ -509,7 +524,7 @@ static int intensity_of(node *n, sto_txn *t, int level, uint64_t key, const sto_
 {
 	int64_t from, to;
 	er_fx v;
-	struct energy_ctx c = {n, scope, method, in};
+	struct energy_ctx c = {n, scope, method, in, INT64_MIN};
 
 	memset(in, 0, sizeof *in);
 	sto_period_range(pk, n->cfg.utc_offset_s, &from, &to);
@@ -525,6 +540,38 @@ static int intensity_of(node *n, sto_txn *t, int level, uint64_t key, const sto_
 		return rc;
 	}
 	return 0;
+}
+
+static int on_energy_hour(void *ctx, const sto_key *k, const sto_val *v)
+{
+	struct energy_ctx *c = ctx;
+	(void)v;
+	if (counts(c->n, c->scope, k->metric) && k->start > c->last)
+		c->last = k->start;
+	return 0;
+}
+
+int node__tce_of(node *n, sto_txn *t, int level, uint64_t key, int64_t from, int64_t to, int scope, agg_pico *e,
+		 bool *coef_missing, int64_t *data_end)
+{
+	inten in;
+	struct energy_ctx c = {n, scope, AGG_CALORIFIC, &in, INT64_MIN};
+
+	memset(&in, 0, sizeof in);
+	int rc = sto_rollup_scan(t, level, key, ER_RES_DAY, from, to, on_energy_day, &c);
+	*e = in.e;
+	*coef_missing = in.coef_missing;
+	*data_end = 0;
+	if (rc != 0 || c.last == INT64_MIN)
+		return rc;
+	/* the latest hour with data, inside the latest day with data */
+	int64_t day = c.last;
+	c.last = INT64_MIN;
+	rc = sto_rollup_scan(t, level, key, ER_RES_HOUR, day, er_bucket_next(day, ER_RES_DAY, n->cfg.utc_offset_s),
+			     on_energy_hour, &c);
+	if (rc == 0 && c.last != INT64_MIN)
+		*data_end = c.last + 3600 < to ? c.last + 3600 : to;
+	return rc;
 }
 
 /* tce per 10^4 yuan = (e / 1e15) / (v / 1e6) = e / (v x 1e9) */

@@ -250,6 +250,17 @@ static int dec_events_reply(const Ecoroll__EventsReply *r, pb_msg *out)
 			.amount = e->amount,
 			.created = e->created,
 			.resolved = e->resolved,
+			.entity = rstr(e->entity),
+			.entity_level = rstr(e->entity_level),
+			.kind = rstr(e->kind),
+			.level = rstr(e->level),
+			.previous_level = rstr(e->previous_level),
+			.rule = rstr(e->rule),
+			.ytd = rstr(e->ytd),
+			.expected = rstr(e->expected),
+			.projected = rstr(e->projected),
+			.budget = rstr(e->budget),
+			.year = e->year,
 		};
 	}
 	out->extra_ = ev;
@@ -401,6 +412,8 @@ static int dec_body(const Ecoroll__Envelope *env, pb_msg *out)
 		out->u.events_request.meter = rstr(env->events_request->meter);
 		out->u.events_request.after_id = env->events_request->after_id;
 		out->u.events_request.limit = env->events_request->limit;
+		out->u.events_request.type = rstr(env->events_request->type);
+		out->u.events_request.entity = rstr(env->events_request->entity);
 		return 0;
 	case ECOROLL__ENVELOPE__BODY_EVENTS_REPLY:
 		if (env->events_reply == NULL)
@@ -529,6 +542,21 @@ static int dec_body(const Ecoroll__Envelope *env, pb_msg *out)
 		out->u.econ_batch.sender = rstr(env->econ_batch->sender);
 		out->u.econ_batch.seq = env->econ_batch->seq;
 		out->u.econ_batch.csv = rstr(env->econ_batch->csv);
+		return 0;
+	case ECOROLL__ENVELOPE__BODY_BUDGET_IMPORT:
+		if (env->budget_import == NULL)
+			return ER_EPROTO;
+		out->type = PB_BUDGET_IMPORT;
+		out->u.econ_import.csv = rstr(env->budget_import->csv);
+		out->u.econ_import.origin = rstr(env->budget_import->origin);
+		return 0;
+	case ECOROLL__ENVELOPE__BODY_BUDGET_STATUS_REQUEST:
+		if (env->budget_status_request == NULL)
+			return ER_EPROTO;
+		out->type = PB_BUDGET_STATUS_REQUEST;
+		out->u.budget_status_request.level = (int)env->budget_status_request->level;
+		out->u.budget_status_request.entity = rstr(env->budget_status_request->entity);
+		out->u.budget_status_request.year = env->budget_status_request->year;
 		return 0;
 	case ECOROLL__ENVELOPE__BODY_ECON_IMPORT:
 		if (env->econ_import == NULL)
@@ -659,6 +687,8 @@ struct enc {
 		Ecoroll__CarbonRequest carbon_request;
 		Ecoroll__MonitoringRequest monitoring_request;
 		Ecoroll__IndicatorsRequest indicators_request;
+		Ecoroll__BudgetImport budget_import;
+		Ecoroll__BudgetStatusRequest budget_status_request;
 	} b;
 	Ecoroll__ReasonCount reasons[PB_MAX_REASONS];
 	Ecoroll__ReasonCount *reasonp[PB_MAX_REASONS];
@@ -904,6 +934,17 @@ static int enc_events_reply(const pb_events_reply *r, struct enc *e)
 		ev[i].amount = x->amount;
 		ev[i].created = x->created;
 		ev[i].resolved = x->resolved;
+		ev[i].entity = wstr(x->entity);
+		ev[i].entity_level = wstr(x->entity_level);
+		ev[i].kind = wstr(x->kind);
+		ev[i].level = wstr(x->level);
+		ev[i].previous_level = wstr(x->previous_level);
+		ev[i].rule = wstr(x->rule);
+		ev[i].ytd = wstr(x->ytd);
+		ev[i].expected = wstr(x->expected);
+		ev[i].projected = wstr(x->projected);
+		ev[i].budget = wstr(x->budget);
+		ev[i].year = x->year;
 		evp[i] = &ev[i];
 	}
 	ecoroll__events_reply__init(o);
@@ -1045,6 +1086,8 @@ static int enc_build(const pb_msg *m, struct enc *e)
 		e->b.events_request.meter = wstr(m->u.events_request.meter);
 		e->b.events_request.after_id = m->u.events_request.after_id;
 		e->b.events_request.limit = m->u.events_request.limit;
+		e->b.events_request.type = wstr(m->u.events_request.type);
+		e->b.events_request.entity = wstr(m->u.events_request.entity);
 		e->env.body_case = ECOROLL__ENVELOPE__BODY_EVENTS_REQUEST;
 		e->env.events_request = &e->b.events_request;
 		return 0;
@@ -1149,6 +1192,21 @@ static int enc_build(const pb_msg *m, struct enc *e)
 		e->b.econ_batch.csv = wstr(m->u.econ_batch.csv);
 		e->env.body_case = ECOROLL__ENVELOPE__BODY_ECON_BATCH;
 		e->env.econ_batch = &e->b.econ_batch;
+		return 0;
+	case PB_BUDGET_IMPORT:
+		ecoroll__budget_import__init(&e->b.budget_import);
+		e->b.budget_import.csv = wstr(m->u.econ_import.csv);
+		e->b.budget_import.origin = wstr(m->u.econ_import.origin);
+		e->env.body_case = ECOROLL__ENVELOPE__BODY_BUDGET_IMPORT;
+		e->env.budget_import = &e->b.budget_import;
+		return 0;
+	case PB_BUDGET_STATUS_REQUEST:
+		ecoroll__budget_status_request__init(&e->b.budget_status_request);
+		e->b.budget_status_request.level = (Ecoroll__Level)m->u.budget_status_request.level;
+		e->b.budget_status_request.entity = wstr(m->u.budget_status_request.entity);
+		e->b.budget_status_request.year = m->u.budget_status_request.year;
+		e->env.body_case = ECOROLL__ENVELOPE__BODY_BUDGET_STATUS_REQUEST;
+		e->env.budget_status_request = &e->b.budget_status_request;
 		return 0;
 	case PB_ECON_IMPORT:
 		ecoroll__econ_import__init(&e->b.econ_import);

@@ -43,6 +43,8 @@ enum pb_type {
 	PB_CARBON_REQUEST,
 	PB_MONITORING_REQUEST,
 	PB_INDICATORS_REQUEST,
+	PB_BUDGET_IMPORT,
+	PB_BUDGET_STATUS_REQUEST,
 };
 
 /* Values equal to the .proto enums. */
@@ -162,12 +164,17 @@ typedef struct pb_events_request {
 	const char *meter;
 	uint64_t after_id;
 	uint32_t limit;
+	const char *type, *entity; /* filters; "" for all */
 } pb_events_request;
 
 typedef struct pb_event {
 	uint64_t id;
 	const char *type, *status, *meter;
 	int64_t t0, t1, v0, v1, amount, created, resolved;
+	/* warnings only ("" or 0 otherwise): figures as exact decimal text */
+	const char *entity, *entity_level, *kind, *level, *previous_level, *rule;
+	const char *ytd, *expected, *projected, *budget;
+	int32_t year;
 } pb_event;
 
 typedef struct pb_events_reply {
@@ -242,6 +249,12 @@ typedef struct pb_indicators_request {
 	int32_t year, base;
 } pb_indicators_request;
 
+typedef struct pb_budget_status_request {
+	int level; /* 0: every entity */
+	const char *entity;
+	int32_t year; /* 0: every year */
+} pb_budget_status_request;
+
 typedef struct pb_econ_batch {
 	const char *sender;
 	uint64_t seq;
@@ -289,7 +302,7 @@ typedef struct pb_msg {
 		uint64_t event_accept; /* the event id */
 		pb_replacement replacement;
 		pb_command_reply command_reply;
-		pb_econ_import econ_import;
+		pb_econ_import econ_import; /* also PB_BUDGET_IMPORT: csv and origin */
 		pb_intensity_request intensity_request;
 		pb_report report;
 		pb_econ_batch econ_batch;
@@ -299,6 +312,7 @@ typedef struct pb_msg {
 		pb_carbon_request carbon_request;
 		pb_monitoring_request monitoring_request;
 		pb_indicators_request indicators_request;
+		pb_budget_status_request budget_status_request;
 	} u;
 	void *opaque_; /* the decoded protobuf-c message; pb_msg_fini frees it */
 	void *extra_;  /* arrays converted for the caller; freed by pb_msg_fini */

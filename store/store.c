@@ -28,7 +28,7 @@
 #include "store_internal.h"
 
 static const char *db_names[DB_COUNT] = {"rollup", "series", "registry", "senders",
-					 "meta",   "events", "econ",     "outbox"};
+					 "meta",   "events", "econ",     "outbox", "budgets"};
 
 const char *sto_level_name(int level)
 {
@@ -676,18 +676,16 @@ int sto_registry_each(sto_txn *t, sto_registry_fn *fn, void *ctx)
 
 /* ---- events ---- */
 
-#define EV_LEN 76
-
 const char *sto_event_type_name(int type)
 {
-	static const char *n[] = {"?", "reset", "spike", "replacement"};
-	return type >= 1 && type <= 3 ? n[type] : "?";
+	static const char *n[] = {"?", "reset", "spike", "replacement", "warning"};
+	return type >= 1 && type <= 4 ? n[type] : "?";
 }
 
 const char *sto_event_status_name(int status)
 {
-	static const char *n[] = {"?", "open", "accepted", "applied"};
-	return status >= 1 && status <= 3 ? n[status] : "?";
+	static const char *n[] = {"?", "open", "accepted", "applied", "published"};
+	return status >= 1 && status <= 4 ? n[status] : "?";
 }
 
 int sto_event_put(sto_txn *t, const sto_event *e)

@@ -4,7 +4,8 @@
  * metric; big-endian, so the rows of one flush are neighbours), series
  * (cumulative meter cursors), registry (canonical CSV rows), senders
  * (high-water marks), meta (schema version, UTC offset, city), events,
- * econ, outbox (kept for later capabilities). Values are fixed-layout records with a version byte.
+ * econ, budgets (store/budgets.h), outbox (kept for later capabilities).
+ * Values are fixed-layout records with a version byte.
  *
  * Threads: one write transaction at a time (LMDB serializes writers);
  * read transactions from any thread (MDB_NOTLS), never blocking writers.
@@ -112,11 +113,15 @@ int sto_registry_each(sto_txn *txn, sto_registry_fn *fn, void *ctx);
 
 /* ---- meter events (DOMAIN.md 3) ---- */
 
-enum sto_event_type { STO_EV_RESET = 1, STO_EV_SPIKE = 2, STO_EV_REPLACEMENT = 3 };
+/* STO_EV_WARNING: a budget or intensity-target level change (DOMAIN.md 6),
+ * written with sto_warning_put (store/budgets.h); sto_events_each shows its
+ * common part (series = the entity's key, t0 = the data time). */
+enum sto_event_type { STO_EV_RESET = 1, STO_EV_SPIKE = 2, STO_EV_REPLACEMENT = 3, STO_EV_WARNING = 4 };
 enum sto_event_status {
-	STO_EV_OPEN = 1,     /* a reset on record; a spike quarantined; a replacement registered */
+	STO_EV_OPEN = 1,     /* a reset on record; a spike quarantined; a replacement registered; a warning stored, not yet published */
 	STO_EV_ACCEPTED = 2, /* a spike an operator accepted: its increment is in its hours */
 	STO_EV_APPLIED = 3,  /* a replacement applied, or a reset it resolved */
+	STO_EV_PUBLISHED = 4, /* a warning sent on the PUB socket */
 };
 const char *sto_event_type_name(int type);
 const char *sto_event_status_name(int status);

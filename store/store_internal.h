@@ -1,4 +1,4 @@
-/* store_internal.h: what the store's own files share (store.c, econ.c):
+/* store_internal.h: what the store's own files share (store.c, econ.c, budgets.c):
  * the environment and transaction structs and the database handles. Not
  * for use outside store/. */
 #ifndef STO_STORE_INTERNAL_H
@@ -11,8 +11,9 @@
 
 #define VAL_VERSION 1
 #define VAL_LEN 56
+#define EV_LEN 76 /* the common part of an event value; a warning's follows it (budgets.c) */
 
-enum { DB_ROLLUP, DB_SERIES, DB_REGISTRY, DB_SENDERS, DB_META, DB_EVENTS, DB_ECON, DB_OUTBOX, DB_COUNT };
+enum { DB_ROLLUP, DB_SERIES, DB_REGISTRY, DB_SENDERS, DB_META, DB_EVENTS, DB_ECON, DB_OUTBOX, DB_BUDGETS, DB_COUNT };
 
 struct sto_env {
 	MDB_env *env;

@@ -67,6 +67,7 @@ void it_daemon_init(it_daemon *d, const char *tmpdir)
 	snprintf(d->log, sizeof d->log, "%s/ecorolld%d.log", tmpdir, seq);
 	snprintf(d->listen, sizeof d->listen, "tcp://127.0.0.1:%d", free_port());
 	snprintf(d->control, sizeof d->control, "tcp://127.0.0.1:%d", free_port());
+	snprintf(d->pub, sizeof d->pub, "tcp://127.0.0.1:%d", free_port());
 }
 
 static const char *bin(const char *name, char *buf, size_t cap)
@@ -116,6 +117,9 @@ int it_daemon_start(it_daemon *d)
 	argv[n++] = d->control;
 	argv[n++] = "--flush-ms";
 	argv[n++] = "50";
+	snprintf(d->pubarg, sizeof d->pubarg, "warnings.publish=%s", d->pub);
+	argv[n++] = "--set";
+	argv[n++] = d->pubarg;
 	for (int i = 0; d->extra[i] && n < 38; i++)
 		argv[n++] = d->extra[i];
 	argv[n] = NULL;

@@ -17,11 +17,14 @@ typedef struct it_daemon {
 	char dir[512];	  /* LMDB data directory */
 	char listen[64];  /* tcp://127.0.0.1:P */
 	char control[64]; /* tcp://127.0.0.1:Q */
+	char pub[64];	  /* warnings.publish: tcp://127.0.0.1:R */
+	char pubarg[96];
 	char log[600];
 	const char *extra[16]; /* more ecorolld arguments, NULL-terminated */
 } it_daemon;
 
-/* A fresh data directory and two free loopback ports. */
+/* A fresh data directory and three free loopback ports (ingest, control,
+ * the warnings' PUB socket). */
 void it_daemon_init(it_daemon *d, const char *tmpdir);
 /* Starts ecorolld and waits (bounded) until its control socket answers. */
 int it_daemon_start(it_daemon *d);
