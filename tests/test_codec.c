@@ -840,9 +840,11 @@ static void test_version(void **state)
 static void test_events_and_commands(void **state)
 {
 	static const pb_event ev[2] = {
-		{ 7, "spike", "open", "M-E0101-EL01", 1793548800, 1793552400, 1000000000, 1900000000,
-		  900000000, 1793560000, 0 },
-		{ 9, "replacement", "applied", "M-E0102-EL01", 1793548800, 0, 99999, 5, -1, 1, 2 },
+		{ .id = 7, .type = "spike", .status = "open", .meter = "M-E0101-EL01", .t0 = 1793548800,
+		  .t1 = 1793552400, .v0 = 1000000000, .v1 = 1900000000, .amount = 900000000, .created = 1793560000,
+		  .resolved = 0 },
+		{ .id = 9, .type = "replacement", .status = "applied", .meter = "M-E0102-EL01", .t0 = 1793548800,
+		  .t1 = 0, .v0 = 99999, .v1 = 5, .amount = -1, .created = 1, .resolved = 2 },
 	};
 	pb_msg m = { .type = PB_EVENTS_REPLY }, d;
 	(void)state;
