@@ -67,14 +67,8 @@ struct snd_list {
 static void on_sender(void *ctx, const ing_sender *snd)
 {
 	struct snd_list *l = ctx;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		pb_sender_state *s = realloc(l->s, cap * sizeof *s);
-		if (s == NULL)
-			return;
-		l->s = s;
-		l->cap = cap;
-	}
+	if (er_grow(&l->s, l->n, &l->cap, sizeof *l->s, 16) != 0)
+		return;
 	l->s[l->n].sender = snd->name;
 	l->s[l->n].high_water = atomic_load_explicit(&snd->committed, memory_order_relaxed);
 	l->n++;

@@ -22,6 +22,23 @@
 
 int er_log_level = ER_LOG_INFO;
 
+int er_grow(void *arrp, size_t n, size_t *cap, size_t elem, size_t first)
+{
+	void *a, *na;
+	size_t c;
+
+	if (n < *cap)
+		return 0;
+	c = *cap ? *cap * 2 : first;
+	memcpy(&a, arrp, sizeof a); /* arrp is a T **: no aliasing through void ** */
+	na = realloc(a, c * elem);
+	if (na == NULL)
+		return ER_ENOMEM;
+	memcpy(arrp, &na, sizeof na);
+	*cap = c;
+	return 0;
+}
+
 const char *er_strerror(int err)
 {
 	switch (err) {

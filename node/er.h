@@ -32,6 +32,11 @@ enum {
 
 const char *er_strerror(int err);
 
+/* Room for one more element in a growable array: arrp points at the
+ * array pointer, which holds n of *cap elements of elem bytes. Doubles the
+ * capacity (first when it is 0). 0, or ER_ENOMEM with the array kept. */
+int er_grow(void *arrp, size_t n, size_t *cap, size_t elem, size_t first);
+
 /* Fixed point. Physical quantities are int64 micro-units so that sums are
  * exact and independent of arrival order (DOMAIN.md 3). A double converts
  * exactly when it has at most 6 decimals and |v| < 2^53 / 10^6 (~9e9). */

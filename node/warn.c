@@ -80,14 +80,8 @@ static wstate *state_of(struct node_warn *w, int elevel, uint64_t entity, int32_
 			return &w->st[i];
 	if (!add)
 		return NULL;
-	if (w->nst == w->capst) {
-		size_t cap = w->capst ? w->capst * 2 : 64;
-		wstate *s = realloc(w->st, cap * sizeof *s);
-		if (s == NULL)
-			return NULL;
-		w->st = s;
-		w->capst = cap;
-	}
+	if (er_grow(&w->st, w->nst, &w->capst, sizeof *w->st, 64) != 0)
+		return NULL;
 	/* every entity starts its year green: on track until shown otherwise */
 	w->st[w->nst] = (wstate){(uint8_t)elevel, (uint8_t)kind, AGG_GREEN, year, entity};
 	return &w->st[w->nst++];
@@ -471,14 +465,8 @@ struct blist {
 static int keep_budget(void *ctx, const sto_budget *b)
 {
 	struct blist *l = ctx;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		sto_budget *x = realloc(l->b, cap * sizeof *x);
-		if (x == NULL)
-			return ER_ENOMEM;
-		l->b = x;
-		l->cap = cap;
-	}
+	if (er_grow(&l->b, l->n, &l->cap, sizeof *l->b, 64) != 0)
+		return ER_ENOMEM;
 	l->b[l->n++] = *b;
 	return 0;
 }

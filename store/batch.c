@@ -114,14 +114,8 @@ int sto_batch_add(sto_batch *b, const sto_key *k, const sto_val *v, uint64_t tag
 		sto_val_merge(&b->e[b->slots[i] - 1].v, v);
 		return 0;
 	}
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 1024;
-		entry *e = realloc(b->e, cap * sizeof *e);
-		if (e == NULL)
-			return ER_ENOMEM;
-		b->e = e;
-		b->cap = cap;
-	}
+	if (er_grow(&b->e, b->n, &b->cap, sizeof *b->e, 1024) != 0)
+		return ER_ENOMEM;
 	b->e[b->n].k = *k;
 	b->e[b->n].tag = tag;
 	sto_val_zero(&b->e[b->n].v);

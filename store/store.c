@@ -520,15 +520,9 @@ int sto_rollup_scan(sto_txn *t, int level, uint64_t entity, int res, int64_t fro
 			continue;
 		}
 		while (g.level == level && g.res == res && g.start == at.start && g.entity == entity) {
-			if (n == cap) {
-				size_t c = cap ? cap * 2 : 64;
-				struct scan_row *r = realloc(rows, c * sizeof *rows);
-				if (r == NULL) {
-					out = ER_ENOMEM;
-					goto done;
-				}
-				rows = r;
-				cap = c;
+			if (er_grow(&rows, n, &cap, sizeof *rows, 64) != 0) {
+				out = ER_ENOMEM;
+				goto done;
 			}
 			if (val_decode(&val, &rows[n].v) == 0) {
 				rows[n].k = g;

@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "er.h"
@@ -26,6 +27,27 @@
 static int fx_parse(const char *s, er_fx *out)
 {
 	return er_fx_parse(s, strlen(s), out);
+}
+
+/* er_grow: room for one more, doubling from first, contents kept. */
+static void test_grow(void **state)
+{
+	uint32_t *a = NULL;
+	size_t n = 0, cap = 0;
+	(void)state;
+
+	for (uint32_t i = 0; i < 1000; i++) {
+		assert_int_equal(er_grow(&a, n, &cap, sizeof *a, 4), 0);
+		assert_true(n < cap);
+		a[n++] = i * 7;
+	}
+	assert_int_equal(cap, 1024); /* 4, 8, ..., 1024 */
+	for (uint32_t i = 0; i < 1000; i++)
+		assert_int_equal(a[i], i * 7);
+	size_t before = cap;
+	assert_int_equal(er_grow(&a, 10, &cap, sizeof *a, 4), 0); /* room already: unchanged */
+	assert_int_equal(cap, before);
+	free(a);
 }
 
 static void test_fx_parse_exact(void **state)
@@ -505,6 +527,7 @@ static void test_strerror(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_grow),
 		cmocka_unit_test(test_fx_parse_exact),
 		cmocka_unit_test(test_fx_parse_errors),
 		cmocka_unit_test(test_fx_format),
