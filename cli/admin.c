@@ -50,14 +50,19 @@ static const char registry_help[] =
     "server refused the import (every error is listed on stderr as FILE:LINE: reason).\n";
 
 static const char status_help[] =
-    "usage: ecoroll status [--control EP] [--json]\n"
+    "usage: ecoroll status [--control EP] [--json | --prometheus]\n"
     "\n"
     "Prints a node's role, uptime, registered series, flushes, database size, its\n"
-    "counters and the high-water sequence number of every sender.\n"
+    "counters and the high-water sequence number of every sender. A district node\n"
+    "adds its outbox (entries, bytes, lag: the age of the oldest entry the city has\n"
+    "not acknowledged) and its uplink (upstream, state, the city's last refusal); a\n"
+    "city node lists the districts each district node owns (README \"Three tiers\").\n"
     "\n"
     "options:\n"
     "  --control EP        control endpoint (default $ECOROLL_CONTROL or " CLI_CONTROL_DEFAULT ")\n"
     "  --json              one JSON object\n"
+    "  --prometheus        the counters in the Prometheus text format, for a scraper\n"
+    "                      (e.g. node_exporter's textfile collector)\n"
     "  -h, --help          this text\n"
     "\n"
     "exit status: 0 success; 2 usage error or no reply.\n";
@@ -246,6 +251,36 @@ static void status_text(const pb_status_reply *s)
 	printf("senders   %zu%s\n", s->nsenders, s->nsenders ? " (high-water seq)" : "");
 	for (size_t i = 0; i < s->nsenders; i++)
 		printf("  %-*s  %" PRIu64 "\n", (int)w, s->senders[i].sender, s->senders[i].high_water);
+	if (s->nnotes > 0)
+		puts("tiers");
+	w = 8;
+	for (size_t i = 0; i < s->nnotes; i++)
+		if (strlen(s->notes[i].name) > w)
+			w = strlen(s->notes[i].name);
+	for (size_t i = 0; i < s->nnotes; i++)
+		printf("  %-*s  %s\n", (int)w, s->notes[i].name, s->notes[i].value);
+}
+
+/* Prometheus text exposition: one gauge or counter per line. */
+static void status_prometheus(const pb_status_reply *s)
+{
+	printf("# TYPE ecoroll_uptime_seconds gauge\necoroll_uptime_seconds %" PRIu64 "\n", s->uptime_s);
+	printf("# TYPE ecoroll_series gauge\necoroll_series %" PRIu64 "\n", s->series);
+	printf("# TYPE ecoroll_db_bytes gauge\necoroll_db_bytes %" PRIu64 "\n", s->db_bytes);
+	for (size_t i = 0; i < s->ncounters; i++)
+		printf("ecoroll_%s %" PRIu64 "\n", s->counters[i].name, s->counters[i].value);
+	for (size_t i = 0; i < s->nsenders; i++) {
+		fputs("ecoroll_sender_high_water{sender=\"", stdout);
+		for (const char *p = s->senders[i].sender; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				putchar('\\');
+			if (*p == '\n')
+				fputs("\\n", stdout);
+			else
+				putchar(*p);
+		}
+		printf("\"} %" PRIu64 "\n", s->senders[i].high_water);
+	}
 }
 
 static void status_json(const pb_status_reply *s)
@@ -267,27 +302,37 @@ static void status_json(const pb_status_reply *s)
 		cli_json_str(stdout, s->senders[i].sender);
 		printf(",\"high_water\":%" PRIu64 "}", s->senders[i].high_water);
 	}
-	puts("]}");
+	fputs("],\"tiers\":{", stdout);
+	for (size_t i = 0; i < s->nnotes; i++) {
+		if (i)
+			putchar(',');
+		cli_json_str(stdout, s->notes[i].name);
+		putchar(':');
+		cli_json_str(stdout, s->notes[i].value);
+	}
+	puts("}}");
 }
 
 int cli_status(int argc, char **argv)
 {
-	enum { O_CONTROL = 256, O_JSON };
+	enum { O_CONTROL = 256, O_JSON, O_PROM };
 	static const struct option lo[] = {
 	    {"control", required_argument, NULL, O_CONTROL},
 	    {"json", no_argument, NULL, O_JSON},
+	    {"prometheus", no_argument, NULL, O_PROM},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *control = cli_control_default();
 	pb_msg req = {.type = PB_STATUS_REQUEST}, rep;
-	bool json = false;
+	bool json = false, prom = false;
 	int c, rc, ret = CLI_EXIT_FATAL;
 
 	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
 		switch (c) {
 		case O_CONTROL: control = optarg; break;
 		case O_JSON: json = true; break;
+		case O_PROM: prom = true; break;
 		case 'h': fputs(status_help, stdout); return CLI_EXIT_OK;
 		default: return cli_bad_option("status", c, argv);
 		}
@@ -308,6 +353,8 @@ int cli_status(int argc, char **argv)
 	} else {
 		if (json)
 			status_json(&rep.u.status_reply);
+		else if (prom)
+			status_prometheus(&rep.u.status_reply);
 		else
 			status_text(&rep.u.status_reply);
 		ret = CLI_EXIT_OK;

@@ -76,6 +76,11 @@ enum ing_counter {
 	ING_C_RESETS,
 	ING_C_SPIKES,
 	ING_C_GAPS_APPORTIONED,
+	ING_C_REJ_REMOTE,	  /* a city node: readings for a series of a district node */
+	ING_C_ROLLUP_BATCHES,	  /* RollupBatches applied (a city node) */
+	ING_C_ROLLUP_ROWS,	  /* their rollup rows */
+	ING_C_ANNOUNCEMENTS,	  /* registry announcements imported */
+	ING_C_ROLLUP_REFUSED,	  /* RollupBatches refused: a conflict or a row a district node does not own */
 	ING_C_COUNT
 };
 const char *ing_counter_name(int c);
@@ -105,6 +110,45 @@ typedef struct ing_econ_rec {
 	sto_econ_val v;
 } ing_econ_rec;
 
+/* A row of a RollupBatch, logged for the store thread: the district's
+ * delta of one enterprise or station row; district is the enterprise's
+ * district key (the store thread adds the row up into it and the city). */
+#define ING_REC_ROLLUP (AGG_REC_USER + 2)
+typedef struct ing_rollup_rec {
+	sto_key k;
+	sto_val v;
+	uint64_t district;
+} ing_rollup_rec;
+
+/* ---- district ownership (a city node) ----
+ *
+ * Which district node owns each district: a district node's announcement
+ * claims the districts it registers, and from then on only that node may
+ * send their rollups, and readings for their series sent straight to the
+ * city are refused (they arrive through the district node). Claims are
+ * made by one writer at a time under a mutex and read lock-free by the
+ * workers. */
+#define ING_DISTRICTS_MAX 4096 /* districts a city can give to district nodes: far more than a city has */
+typedef struct ing_owners ing_owners;
+int ing_owners_new(ing_owners **out);
+void ing_owners_free(ing_owners *o);
+/* The id of owner name (1..), creating it when create; 0 when unknown. */
+uint32_t ing_owners_id(ing_owners *o, const char *name, size_t len, bool create);
+/* Gives the district at idx to owner id. ER_EEXIST when another owns it
+ * (*other gets its id), ER_ERANGE when idx >= ING_DISTRICTS_MAX. */
+int ing_owners_claim(ing_owners *o, uint32_t idx, uint32_t id, uint32_t *other);
+/* The owner id of the district at idx, 0 for none. Lock-free (acquire:
+ * pairs with the release in ing_owners_claim). */
+uint32_t ing_owners_of(const ing_owners *o, uint32_t idx);
+/* Copies the name of owner id into buf ("" when unknown). */
+void ing_owners_name(ing_owners *o, uint32_t id, char *buf, size_t cap);
+
+/* A city node's worker hands a RollupBatch's announcement to the node,
+ * which imports it and records the claims in one LMDB transaction.
+ * Returns 0, ER_EEXIST or ER_EINVAL when it is refused (msg says why), or
+ * a store error. */
+typedef int ing_announce_fn(void *ctx, const char *sender, const pb_registry_import *reg, char *msg, size_t cap);
+
 /* ---- workers ---- */
 
 typedef struct ing_config {
@@ -115,6 +159,10 @@ typedef struct ing_config {
 	size_t max_frame_bytes;
 	const char *city; /* the city's code and key, for city-level figures */
 	uint64_t city_key;
+	/* a city node: RollupBatches are accepted (NULL elsewhere) */
+	ing_owners *owners;
+	ing_announce_fn *announce;
+	void *announce_ctx;
 } ing_config;
 
 typedef struct ing_worker {

@@ -161,6 +161,8 @@ const char *ing_counter_name(int c)
 		"rejected_out_of_range", "malformed_frames", "oversized_frames", "bad_version_frames",
 		"denied_frames", "gap_batches", "duplicate_batches", "inflight_resends", "hellos",
 		"rollovers", "resets", "spikes_quarantined", "gaps_apportioned",
+		"rejected_remote_series", "rollup_batches", "rollup_rows", "announcements",
+		"rollup_batches_refused",
 	};
 	return c >= 0 && c < ING_C_COUNT ? n[c] : "?";
 }
@@ -205,7 +207,7 @@ static const int reason_counter[PB_R_COUNT] = {
 	[PB_R_UNKNOWN_SERIES] = ING_C_REJ_UNKNOWN_SERIES, [PB_R_NOT_FINITE] = ING_C_REJ_NOT_FINITE,
 	[PB_R_FUTURE_TS] = ING_C_REJ_FUTURE_TS,		  [PB_R_ANCIENT_TS] = ING_C_REJ_ANCIENT_TS,
 	[PB_R_NEGATIVE_REGISTER] = ING_C_REJ_NEGATIVE,	  [PB_R_OUT_OF_ORDER] = ING_C_REJ_OUT_OF_ORDER,
-	[PB_R_OUT_OF_RANGE] = ING_C_REJ_OUT_OF_RANGE,
+	[PB_R_OUT_OF_RANGE] = ING_C_REJ_OUT_OF_RANGE,	  [PB_R_REMOTE_SERIES] = ING_C_REJ_REMOTE,
 };
 
 typedef struct verdicts {
@@ -301,6 +303,15 @@ static void apply_batch(ing_worker *w, agg_delta *t, const pb_batch *b, verdicts
 		if (er_fx_from_double(val, &fx) != 0) {
 			reject(v, PB_R_OUT_OF_RANGE, (uint32_t)i, key);
 			continue;
+		}
+		if (cfg->owners != NULL) {
+			/* A city node: a district node's series reach the city as
+			 * its rollups; taken here as well, they would count twice. */
+			const agg_district *d = s->enterprise ? s->enterprise->district : s->station->district;
+			if (ing_owners_of(cfg->owners, d->idx) != 0) {
+				reject(v, PB_R_REMOTE_SERIES, (uint32_t)i, key);
+				continue;
+			}
 		}
 		switch (agg_meter_apply(t, w->id, s, ts, fx, cfg->utc_offset_s, ms)) {
 		case AGG_APPLIED:
@@ -514,6 +525,183 @@ static void on_batch(ing_worker *w, void *out, zmq_msg_t *id, const pb_batch *b)
 	bump(w, ING_C_GAPS_APPORTIONED, ms.gaps);
 }
 
+/* ---- rollups from a district node (a city node) ---- */
+
+/* Checks row r of a RollupBatch from owner id: its entity must be an
+ * enterprise or station of a district that owner owns. 0 and *district set,
+ * or a refusal in msg. */
+static int check_row(ing_worker *w, uint32_t id, const pb_rollup_row *r, uint64_t *district, char *msg, size_t cap)
+{
+	const agg_district *d = NULL;
+
+	if (r->res < ER_RES_HOUR || r->res > ER_RES_YEAR || r->metric > 0xffff || r->count < 0) {
+		snprintf(msg, cap, "a row that is not a rollup delta (res %u, metric %u, count %lld)", r->res,
+			 r->metric, (long long)r->count);
+		return ER_EINVAL;
+	}
+	if (r->level == 2 /* STO_ENTERPRISE */) {
+		const agg_enterprise *e = (const agg_enterprise *)agg_registry_find(w->reg, AGG_ENTERPRISE, r->entity);
+		d = e ? e->district : NULL;
+	} else if (r->level == 5 /* STO_STATION */) {
+		const agg_station *st = (const agg_station *)agg_registry_find(w->reg, AGG_STATION, r->entity);
+		d = st ? st->district : NULL;
+	} else {
+		snprintf(msg, cap, "a row of level %u: a district node sends enterprise and station rows", r->level);
+		return ER_EINVAL;
+	}
+	if (d == NULL) {
+		snprintf(msg, cap, "a %s row for entity %016llx, which no announcement registered",
+			 r->level == 2 ? "enterprise" : "station", (unsigned long long)r->entity);
+		return ER_EINVAL;
+	}
+	if (ing_owners_of(w->cfg->owners, d->idx) != id) {
+		snprintf(msg, cap, "a row for district %s, which this district node does not own", d->code);
+		return ER_EINVAL;
+	}
+	*district = d->h.key;
+	return 0;
+}
+
+static int check_econ(ing_worker *w, uint32_t id, const uint8_t *bytes, ing_econ_rec *out, char *msg, size_t cap)
+{
+	const agg_district *d = NULL;
+
+	sto_econ_key_decode(bytes, &out->k);
+	if (sto_econ_val_decode(bytes + STO_ECON_KEY_LEN, &out->v) != 0 || !sto_econ_key_valid(&out->k) ||
+	    out->v.value < 0) {
+		snprintf(msg, cap, "an economic figure in an unknown layout or with an impossible key or value");
+		return ER_EINVAL;
+	}
+	if (out->k.level == 2) {
+		const agg_enterprise *e = (const agg_enterprise *)agg_registry_find(w->reg, AGG_ENTERPRISE, out->k.entity);
+		d = e ? e->district : NULL;
+	} else if (out->k.level == 3) {
+		d = (const agg_district *)agg_registry_find(w->reg, AGG_DISTRICT, out->k.entity);
+	}
+	if (d == NULL || ing_owners_of(w->cfg->owners, d->idx) != id) {
+		snprintf(msg, cap, "an economic figure of an entity this district node does not own");
+		return ER_EINVAL;
+	}
+	return 0;
+}
+
+/* A RollupBatch: one outbox entry of a district node. It is applied whole
+ * or refused whole: a refusal (DENIED) leaves the high-water mark where it
+ * was, so the district's uplink stops at that entry and keeps it, and the
+ * operator mends the registry; nothing is skipped. */
+static void on_rollup(ing_worker *w, void *out, zmq_msg_t *id, const pb_rollup_batch *b)
+{
+	ing_sender *snd;
+	char msg[256];
+	uint32_t owner;
+
+	if (!id_is(id, b->sender)) {
+		bump(w, ING_C_DENIED, 1);
+		reply_ack(w, out, id, PB_ST_DENIED, b->seq, 0,
+			  "the batch's sender must equal the connection's ZeroMQ routing id");
+		return;
+	}
+	if (w->cfg->owners == NULL) {
+		bump(w, ING_C_DENIED, 1);
+		reply_ack(w, out, id, PB_ST_DENIED, b->seq, 0,
+			  "this node does not take rollups: send them to a node started with --role city");
+		return;
+	}
+	if (!b->columns_agree) {
+		bump(w, ING_C_MALFORMED, 1);
+		reply_ack(w, out, id, PB_ST_MALFORMED, b->seq, 0, "the rollup columns have different lengths");
+		return;
+	}
+	if (b->nrows > w->cfg->max_batch_readings) {
+		bump(w, ING_C_TOO_LARGE, 1);
+		snprintf(msg, sizeof msg, "batch of %zu rows exceeds max_batch_readings %u", b->nrows,
+			 w->cfg->max_batch_readings);
+		reply_ack(w, out, id, PB_ST_TOO_LARGE, b->seq, 0, msg);
+		return;
+	}
+	if ((snd = next_in_order(w, out, id, b->sender, b->seq)) == NULL)
+		return;
+	if (b->has_registry) {
+		int rc = w->cfg->announce(w->cfg->announce_ctx, b->sender, &b->registry, msg, sizeof msg);
+		if (rc == ER_EEXIST || rc == ER_EINVAL) {
+			bump(w, ING_C_ROLLUP_REFUSED, 1);
+			er_log(ER_LOG_ERROR, "district node %s: announcement (batch %llu) refused: %s", b->sender,
+			       (unsigned long long)b->seq, msg);
+			reply_ack(w, out, id, PB_ST_DENIED, b->seq, b->seq, msg);
+			return;
+		}
+		if (rc != 0) {
+			snprintf(msg, sizeof msg, "cannot store the announcement now: %s", er_strerror(rc));
+			reply_ack(w, out, id, PB_ST_UNAVAILABLE, b->seq, b->seq, msg);
+			return;
+		}
+		bump(w, ING_C_ANNOUNCEMENTS, 1);
+	}
+	owner = ing_owners_id(w->cfg->owners, b->sender, strlen(b->sender), false);
+	ing_rollup_rec *recs = b->nrows ? malloc(b->nrows * sizeof *recs) : NULL;
+	ing_econ_rec *econ = b->necon ? malloc(b->necon * sizeof *econ) : NULL;
+	if ((b->nrows && recs == NULL) || (b->necon && econ == NULL)) {
+		free(recs);
+		free(econ);
+		reply_ack(w, out, id, PB_ST_UNAVAILABLE, b->seq, b->seq, "out of memory");
+		return;
+	}
+	/* Everything is checked before anything is applied; the registry
+	 * lookups run inside the epoch section, as on_batch's do. */
+	agg_delta *t = agg_core_enter(w->core, w->id);
+	for (size_t i = 0; i < b->nrows; i++) {
+		const pb_rollup_row *r = &b->rows[i];
+		ing_rollup_rec *o = &recs[i];
+		char why[160];
+		if (check_row(w, owner, r, &o->district, why, sizeof why) != 0) {
+			snprintf(msg, sizeof msg, "row %zu: %s", i + 1, why);
+			goto refuse;
+		}
+		o->k = (sto_key){.level = (uint8_t)r->level, .entity = r->entity, .metric = (uint16_t)r->metric,
+				 .res = (uint8_t)r->res, .start = r->start};
+		o->v = (sto_val){.count = r->count, .sum = r->sum, .min = r->min, .max = r->max,
+				 .coverage_s = r->coverage_s, .flags = r->flags, .members = r->members,
+				 .complete = r->complete};
+	}
+	for (size_t i = 0; i < b->necon; i++) {
+		char why[160];
+		if (check_econ(w, owner, b->econ + i * PB_ECON_BYTES, &econ[i], why, sizeof why) != 0) {
+			snprintf(msg, sizeof msg, "figure %zu: %s", i + 1, why);
+			goto refuse;
+		}
+	}
+	for (size_t i = 0; i < b->nrows; i++)
+		if (agg_delta_log(t, w->id, ING_REC_ROLLUP, &recs[i], sizeof recs[i]) != 0)
+			abort(); /* out of memory with half a batch applied */
+	for (size_t i = 0; i < b->necon; i++)
+		if (agg_delta_log(t, w->id, ING_REC_ECON, &econ[i], sizeof econ[i]) != 0)
+			abort(); /* out of memory with half a batch applied */
+	pb_msg m = {.type = PB_ACK};
+	m.u.ack.seq = b->seq;
+	m.u.ack.status = PB_ST_OK;
+	m.u.ack.expected = b->seq + 1;
+	m.u.ack.accepted = b->nrows + b->necon;
+	uint8_t *ack;
+	size_t acklen;
+	if (pb_encode(&m, &ack, &acklen) != 0 || log_ack(t, w->id, snd, b->seq, id, ack, acklen) != 0)
+		abort(); /* out of memory with half a batch applied */
+	free(ack);
+	snd->applied = b->seq;
+	agg_core_leave(w->core, w->id);
+	bump(w, ING_C_ROLLUP_BATCHES, 1);
+	bump(w, ING_C_ROLLUP_ROWS, b->nrows);
+	free(recs);
+	free(econ);
+	return;
+refuse:
+	agg_core_leave(w->core, w->id);
+	bump(w, ING_C_ROLLUP_REFUSED, 1);
+	er_log(ER_LOG_ERROR, "district node %s: batch %llu refused: %s", b->sender, (unsigned long long)b->seq, msg);
+	reply_ack(w, out, id, PB_ST_DENIED, b->seq, b->seq, msg);
+	free(recs);
+	free(econ);
+}
+
 /* Welcome{next_seq} tells a sender where to resume, so it must name a
  * durable point: when every batch this sender had applied is committed,
  * it is sent at once with committed + 1; otherwise it is logged into the
@@ -583,9 +771,11 @@ static void on_frame(ing_worker *w, void *out, zmq_msg_t *id, zmq_msg_t *body)
 	}
 	case PB_BATCH: on_batch(w, out, id, &m.u.batch); break;
 	case PB_ECON_BATCH: on_econ(w, out, id, &m.u.econ_batch); break;
+	case PB_ROLLUP_BATCH: on_rollup(w, out, id, &m.u.rollup_batch); break;
 	default:
 		bump(w, ING_C_MALFORMED, 1);
-		reply_ack(w, out, id, PB_ST_MALFORMED, 0, 0, "only Hello, ReadingBatch and EconBatch are accepted here");
+		reply_ack(w, out, id, PB_ST_MALFORMED, 0, 0,
+			  "only Hello, ReadingBatch, EconBatch and RollupBatch are accepted here");
 		break;
 	}
 	pb_msg_fini(&m);

@@ -41,6 +41,10 @@ void node_config_defaults(node_config *c)
 	strcpy(c->warn_publish, "tcp://127.0.0.1:7102");
 	strcpy(c->warn_rules, "conf/warnings.csv");
 	c->warn_interval_ms = 1000; /* a level is a yearly figure: a second's delay costs nothing */
+	c->uplink_window = 16;	     /* 16 x 2,000 rows in flight: ~2 MB, enough to fill a WAN link */
+	c->uplink_batch_rows = 2000; /* ~150 kB frames: far below the city's max_frame_bytes */
+	c->uplink_timeout_ms = 10000; /* a city commit takes well under a second; ten is a dead link */
+	c->outbox_limit_mb = 1024;    /* a day of a 10,000-enterprise district is ~200 MB */
 }
 
 static int boolean(const char *v, bool *out)
@@ -79,11 +83,28 @@ int node_config_set(node_config *c, const char *s, const char *k, const char *v,
 	int bad = 0;
 #define IS(sec, key) (strcmp(s, sec) == 0 && strcmp(k, key) == 0)
 	if (IS("node", "role")) {
-		bad = copy(c->role, sizeof c->role, v) || strcmp(v, "standalone") != 0;
+		bad = copy(c->role, sizeof c->role, v) ||
+		      (strcmp(v, "standalone") != 0 && strcmp(v, "district") != 0 && strcmp(v, "city") != 0);
 		if (bad) {
-			snprintf(err, errlen, "node.role = %s: only 'standalone' is implemented", v);
+			snprintf(err, errlen, "node.role = %s: the roles are standalone, district and city", v);
 			return ER_EINVAL;
 		}
+	} else if (IS("node", "name")) {
+		bad = copy(c->name, sizeof c->name, v);
+	} else if (IS("uplink", "upstream")) {
+		bad = copy(c->upstream, sizeof c->upstream, v);
+	} else if (IS("uplink", "window")) {
+		bad = num(v, 1, 1024, &x);
+		c->uplink_window = (int)x;
+	} else if (IS("uplink", "batch_rows")) {
+		bad = num(v, 1, 1000000, &x);
+		c->uplink_batch_rows = (uint32_t)x;
+	} else if (IS("uplink", "timeout_ms")) {
+		bad = num(v, 100, 3600000, &x);
+		c->uplink_timeout_ms = (int)x;
+	} else if (IS("uplink", "outbox_limit_mb")) {
+		bad = num(v, 1, 1ll << 24, &x);
+		c->outbox_limit_mb = (uint64_t)x;
 	} else if (IS("node", "city")) {
 		bad = copy(c->city, sizeof c->city, v) || v[0] == 0;
 	} else if (IS("node", "utc_offset")) {
@@ -212,6 +233,21 @@ int node_config_check(const node_config *c, char *err, size_t errlen)
 {
 	if (strcmp(c->listen, c->control) == 0) {
 		snprintf(err, errlen, "ingest.listen and control.listen must differ (both %s)", c->listen);
+		return ER_EINVAL;
+	}
+	if (strcmp(c->role, "district") == 0) {
+		if (c->upstream[0] == 0) {
+			snprintf(err, errlen, "a district node needs uplink.upstream (--upstream), the city node's "
+					      "ingest endpoint");
+			return ER_EINVAL;
+		}
+		if (c->name[0] == 0) {
+			snprintf(err, errlen, "a district node needs node.name (--name): the city knows it by that name");
+			return ER_EINVAL;
+		}
+	} else if (c->upstream[0] != 0) {
+		snprintf(err, errlen, "uplink.upstream is set but node.role is %s: only a district node sends upstream",
+			 c->role);
 		return ER_EINVAL;
 	}
 	return 0;

@@ -17,7 +17,8 @@ extern "C" {
 
 typedef struct node_config {
 	/* [node] */
-	char role[16]; /* standalone (district and city: later) */
+	char role[16]; /* standalone, district or city (README "Three tiers") */
+	char name[256]; /* this node's name: a district node's sender name at the city */
 	char city[64];
 	int utc_offset_s;
 	char data_dir[NODE_PATH_MAX];
@@ -53,6 +54,12 @@ typedef struct node_config {
 	char warn_rules[NODE_PATH_MAX];	/* thresholds CSV */
 	char budgets_file[NODE_PATH_MAX]; /* budget CSV imported at start; "" none */
 	int warn_interval_ms;		/* evaluate at most this often, after a commit */
+	/* [uplink] (a district node: its outbox to the city) */
+	char upstream[256];	    /* the city node's ingest endpoint */
+	int uplink_window;	    /* batches sent and not yet acknowledged */
+	uint32_t uplink_batch_rows; /* rollup rows per outbox entry */
+	int uplink_timeout_ms;	    /* no ack for this long: reconnect, resend from the city's mark */
+	uint64_t outbox_limit_mb;   /* a deeper outbox raises an event (and again when it drains) */
 	/* [registry] */
 	char districts[NODE_PATH_MAX], enterprises[NODE_PATH_MAX], meters[NODE_PATH_MAX], stations[NODE_PATH_MAX];
 } node_config;

@@ -8,6 +8,7 @@
 #include "node.h"
 
 #include "econ.h"
+#include "outbox.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -74,10 +75,54 @@ static void on_sender(void *ctx, const ing_sender *snd)
 	l->n++;
 }
 
-static void do_status(node *n, pb_msg *reply, pb_counter *cnt, size_t *ncnt, struct snd_list *sl)
+#define TIER_COUNTERS 9 /* the outbox and uplink gauges of a district node */
+#define TIER_NOTES 16	/* district nodes listed in a city's status */
+
+/* What a status reply points into, on the control thread's stack. */
+struct status_buf {
+	pb_counter cnt[ING_C_COUNT + NODE_C_COUNT + TIER_COUNTERS];
+	pb_field notes[TIER_NOTES];
+	char text[2 * TIER_NOTES][256];
+	struct snd_list sl;
+};
+
+/* A district node's outbox depth and age and its uplink, as counters (the
+ * metrics an operator graphs and alerts on). */
+static size_t tier_counters(node *n, pb_counter *cnt)
 {
-	static const char *node_names[NODE_C_COUNT] = {"flushes", "commits", "commit_errors",
-						       "map_grows", "rows_written", "acks_sent", "warn_commits_seen"};
+	sto_outbox_info info = {0};
+	node_uplink_state st;
+	sto_txn *t;
+	size_t k = 0;
+
+	if (n->role != NODE_DISTRICT || n->uplink == NULL)
+		return 0;
+	if (sto_read_begin(n->store, &t) == 0) {
+		sto_outbox_info_get(t, &info);
+		sto_abort(t);
+	}
+	node_uplink_state_get(n->uplink, &st);
+	int64_t now = er_now();
+	cnt[k++] = (pb_counter){"outbox_entries", info.entries};
+	cnt[k++] = (pb_counter){"outbox_bytes", info.bytes};
+	/* lag: the oldest entry the city has not acknowledged, in seconds */
+	cnt[k++] = (pb_counter){"uplink_lag_s", info.entries && now > info.oldest ? (uint64_t)(now - info.oldest) : 0};
+	cnt[k++] = (pb_counter){"outbox_next_seq", info.next};
+	cnt[k++] = (pb_counter){"uplink_acked_seq", st.acked};
+	cnt[k++] = (pb_counter){"uplink_sent", st.sent};
+	cnt[k++] = (pb_counter){"uplink_resent", st.resent};
+	cnt[k++] = (pb_counter){"uplink_reconnects", st.reconnects};
+	cnt[k++] = (pb_counter){"uplink_refusals", st.refusals};
+	return k;
+}
+
+static void do_status(node *n, pb_msg *reply, struct status_buf *b)
+{
+	static const char *node_names[NODE_C_COUNT] = {"flushes",      "commits",	  "commit_errors",
+						       "map_grows",    "rows_written",	  "acks_sent",
+						       "warn_commits_seen", "outbox_appended", "outbox_limit_events"};
+	pb_counter *cnt = b->cnt;
+	struct snd_list *sl = &b->sl;
 	size_t k = 0;
 
 	for (int c = 0; c < ING_C_COUNT; c++) {
@@ -91,7 +136,7 @@ static void do_status(node *n, pb_msg *reply, pb_counter *cnt, size_t *ncnt, str
 		cnt[k].name = node_names[c];
 		cnt[k++].value = atomic_load_explicit(&n->c[c], memory_order_relaxed);
 	}
-	*ncnt = k;
+	k += tier_counters(n, cnt + k);
 	ing_senders_each(n->senders, on_sender, sl);
 	reply->type = PB_STATUS_REPLY;
 	pb_status_reply *r = &reply->u.status_reply;
@@ -104,6 +149,8 @@ static void do_status(node *n, pb_msg *reply, pb_counter *cnt, size_t *ncnt, str
 	r->ncounters = k;
 	r->senders = sl->s;
 	r->nsenders = sl->n;
+	r->notes = b->notes;
+	r->nnotes = node__tier_notes(n, b->notes, TIER_NOTES, b->text);
 }
 
 /* ---- events ---- */
@@ -244,6 +291,8 @@ static void do_econ_import(node *n, const pb_econ_import *in, pb_msg *reply, cha
 	const char *name = in->origin[0] ? in->origin : "econ.csv";
 	ck_epoch_record_t *rec = agg_core_record(n->core, AGG_REC_READER);
 	sto_txn *t = NULL;
+	uint8_t *ob = NULL; /* figures for the outbox (a district node) */
+	size_t nob = 0, capob = 0;
 	int rc;
 
 	reply->type = PB_COMMAND_REPLY;
@@ -271,6 +320,7 @@ static void do_econ_import(node *n, const pb_econ_import *in, pb_msg *reply, cha
 	ck_epoch_end(rec, NULL);
 	for (int attempt = 0; attempt < 3; attempt++) {
 		stored = stale = 0;
+		nob = 0;
 		if ((rc = sto_write_begin(n->store, &t)) != 0)
 			break;
 		for (size_t i = 0; i < c.n && rc == 0; i++) {
@@ -280,8 +330,13 @@ static void do_econ_import(node *n, const pb_econ_import *in, pb_msg *reply, cha
 				rc = 0;
 			} else if (rc == 0) {
 				stored++;
+				/* a district node forwards what it stored to the city */
+				if (n->role == NODE_DISTRICT)
+					rc = node__econ_add(&ob, &nob, &capob, &c.rows[i].k, &c.rows[i].v);
 			}
 		}
+		if (rc == 0 && nob > 0)
+			rc = node__outbox_put(n, t, NULL, 0, ob, nob, NULL);
 		rc = rc == 0 ? sto_commit(t) : (sto_abort(t), rc);
 		t = NULL;
 		if (rc != ER_EFULL || sto_grow(n->store) != 0)
@@ -295,6 +350,7 @@ static void do_econ_import(node *n, const pb_econ_import *in, pb_msg *reply, cha
 	snprintf(msg, cap, "imported %u figures from %s (%u kept out: a higher revision is stored)", stored, name,
 		 stale);
 done:
+	free(ob);
 	free(errors);
 	free(c.rows);
 }
@@ -354,9 +410,7 @@ static void do_replacement(node *n, const pb_replacement *r, pb_msg *reply, char
 static void handle(node *n, void *sock, zmq_msg_t *id, zmq_msg_t *body)
 {
 	pb_msg req, reply;
-	pb_counter cnt[ING_C_COUNT + NODE_C_COUNT];
-	size_t ncnt = 0;
-	struct snd_list sl = {0};
+	struct status_buf *sb = NULL;
 	agg_import_result ires = {0};
 	struct ev_list evl = {0};
 	node_warn_text *wt = NULL;
@@ -389,7 +443,15 @@ static void handle(node *n, void *sock, zmq_msg_t *id, zmq_msg_t *body)
 		case PB_REGISTRY_IMPORT:
 			do_import(n, &req.u.registry_import, &reply, &ires, &inames, &why);
 			break;
-		case PB_STATUS_REQUEST: do_status(n, &reply, cnt, &ncnt, &sl); break;
+		case PB_STATUS_REQUEST:
+			if ((sb = calloc(1, sizeof *sb)) == NULL) {
+				reply.type = PB_ACK;
+				reply.u.ack.status = PB_ST_UNAVAILABLE;
+				reply.u.ack.message = "out of memory";
+				break;
+			}
+			do_status(n, &reply, sb);
+			break;
 		case PB_EVENTS_REQUEST: do_events(n, &req.u.events_request, &reply, &evl, &wt, msg, sizeof msg); break;
 		case PB_BUDGET_IMPORT: node_budget_import(n, &req.u.econ_import, &reply, msg, sizeof msg); break;
 		case PB_BUDGET_STATUS_REQUEST:
@@ -451,7 +513,9 @@ static void handle(node *n, void *sock, zmq_msg_t *id, zmq_msg_t *body)
 	node_tbuf_fini(&tbuf);
 	agg_import_result_fini(&ires);
 	free(inames);
-	free(sl.s);
+	if (sb != NULL)
+		free(sb->sl.s);
+	free(sb);
 	free(evl.ev);
 	free(wt);
 	if (rc == 0)

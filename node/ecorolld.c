@@ -28,7 +28,11 @@ static void usage(FILE *f)
 		"districts and the city, and keeps the rollups in LMDB, exactly once.\n"
 		"\n"
 		"  -c, --config FILE      INI configuration (see conf/ecoroll.ini)\n"
-		"      --role ROLE        standalone (the only role so far)\n"
+		"      --role ROLE        standalone (default: every tier), district (sends its\n"
+		"                         enterprise and station rollups to the city) or city\n"
+		"                         (adds up what the districts send)\n"
+		"      --name NAME        this node's name; a district node's name at the city\n"
+		"      --upstream EP      a district node: the city node's ingest endpoint\n"
 		"      --listen EP        ingest endpoint, e.g. tcp://127.0.0.1:7100\n"
 		"      --control EP       control endpoint, e.g. tcp://127.0.0.1:7101\n"
 		"      --data-dir DIR     LMDB directory\n"
@@ -83,7 +87,8 @@ int main(int argc, char **argv)
 		{"workers", required_argument, 0, 'w'},	   {"flush-ms", required_argument, 0, 'f'},
 		{"set", required_argument, 0, 's'},	   {"pidfile", required_argument, 0, 'p'},
 		{"log-level", required_argument, 0, 'L'}, {"help", no_argument, 0, 'h'},
-		{"version", no_argument, 0, 'V'},	   {0, 0, 0, 0},
+		{"version", no_argument, 0, 'V'},	   {"name", required_argument, 0, 'n'},
+		{"upstream", required_argument, 0, 'U'},   {0, 0, 0, 0},
 	};
 	node_config cfg;
 	node n;
@@ -109,6 +114,8 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'c': break;
 		case 'r': bad = set_opt(&cfg, "node", "role", optarg); break;
+		case 'n': bad = set_opt(&cfg, "node", "name", optarg); break;
+		case 'U': bad = set_opt(&cfg, "uplink", "upstream", optarg); break;
 		case 'l': bad = set_opt(&cfg, "ingest", "listen", optarg); break;
 		case 'C': bad = set_opt(&cfg, "control", "listen", optarg); break;
 		case 'd': bad = set_opt(&cfg, "node", "data_dir", optarg); break;

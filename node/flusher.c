@@ -15,6 +15,10 @@
  *      then district and city rows from the enterprise rows' gains, where
  *      "members" counts the meter rows that came into being;
  *   4. cursors of cumulative meters and each sender's high-water mark.
+ *   5. on a district node, the enterprise and station rows' gains (every
+ *      resolution) and the economic figures, appended to the outbox;
+ *      on a city node, the rows district nodes sent are merged like the
+ *      enterprise and station rows of its own meters (node/tiers.c).
  * Only after the commit does it publish each sender's committed sequence
  * and send the acks. A failed commit keeps pending and tries again later:
  * nothing is acknowledged that is not durable, and nothing is dropped.
@@ -25,6 +29,7 @@
 #include "batch.h"
 #include "econ.h"
 #include "meter.h"
+#include "outbox.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -61,6 +66,12 @@ struct node_flusher {
 	size_t nev, capev;
 	ing_econ_rec *econ;
 	size_t necon, capecon;
+	ing_rollup_rec *roll; /* a city node: rows from district nodes */
+	size_t nroll, caproll;
+	pb_rollup_row *ob;    /* a district node: this attempt's outbox rows */
+	size_t nob, capob;
+	uint8_t *obecon;      /* and economic figures stored (PB_ECON_BYTES each) */
+	size_t nobecon, capobecon;
 	sto_batch *meter, *ent, *upper; /* meter day..year; enterprise; district and city */
 	sto_txn *txn;
 	int rc;		   /* first error of the commit in progress */
@@ -126,6 +137,9 @@ void node_flusher_free(node_flusher *f)
 	free(f->acks);
 	free(f->ev);
 	free(f->econ);
+	free(f->roll);
+	free(f->ob);
+	free(f->obecon);
 	for (node_cmd *c = f->active, *next; c != NULL; c = next) {
 		next = c->next;
 		free(c);
@@ -165,6 +179,9 @@ static void on_log(void *ctx, int w, int type, const void *rec, size_t len)
 	} else if (type == ING_REC_ECON && len == sizeof(ing_econ_rec)) {
 		GROW(f->econ, f->necon, f->capecon);
 		memcpy(&f->econ[f->necon++], rec, sizeof(ing_econ_rec));
+	} else if (type == ING_REC_ROLLUP && len == sizeof(ing_rollup_rec)) {
+		GROW(f->roll, f->nroll, f->caproll);
+		memcpy(&f->roll[f->nroll++], rec, sizeof(ing_rollup_rec));
 	} else if (type == AGG_REC_EVENT && len == sizeof(agg_rec_event)) {
 		GROW(f->ev, f->nev, f->capev);
 		memcpy(&f->ev[f->nev++], rec, sizeof(agg_rec_event));
@@ -261,6 +278,20 @@ static uint32_t became_complete(const sto_key *k, uint64_t before, uint64_t afte
 	return before < len && after >= len;
 }
 
+/* A district node: the gain of an enterprise or station row goes to the
+ * outbox. The city merges exactly these gains, so its rows are the
+ * district's, members and complete included. */
+static void to_outbox(node_flusher *f, const sto_key *k, const sto_val *d)
+{
+	if (f->n->role != NODE_DISTRICT)
+		return;
+	GROW(f->ob, f->nob, f->capob);
+	f->ob[f->nob++] = (pb_rollup_row){.level = k->level, .res = k->res, .metric = k->metric, .entity = k->entity,
+					  .start = k->start, .count = d->count, .sum = d->sum, .min = d->min,
+					  .max = d->max, .coverage_s = d->coverage_s, .flags = d->flags,
+					  .members = d->members, .complete = d->complete};
+}
+
 static int merge_meter_hours(node_flusher *f)
 {
 	node *n = f->n;
@@ -300,6 +331,8 @@ static int merge_meter_hours(node_flusher *f)
 			if ((rc = sto_batch_add(f->meter, &up, &gain, rollup_tag(s))) != 0)
 				return rc;
 		}
+		if (s->station != NULL)
+			to_outbox(f, &k, &gain);
 		if (rolls_up(s)) {
 			gain.members = existed ? 0 : 1;
 			gain.complete = became_complete(&k, before.coverage_s, after.coverage_s, off);
@@ -320,6 +353,8 @@ static int merge_meter_row(void *ctx, const sto_key *k, const sto_val *d, uint64
 
 	if (rc != 0)
 		return rc;
+	if (k->level == STO_STATION)
+		to_outbox(f, k, d);
 	if (k->level != STO_METER || ent == 0)
 		return 0;
 	gain = *d;
@@ -339,11 +374,14 @@ static int merge_enterprise_row(void *ctx, const sto_key *k, const sto_val *d, u
 
 	if (rc != 0)
 		return rc;
+	to_outbox(f, k, d);
 	/* members and complete count meter rows at every tier: they add up */
 	t.level = STO_DISTRICT;
 	t.entity = district;
 	if ((rc = sto_batch_add(f->upper, &t, d, 0)) != 0)
 		return rc;
+	if (f->n->role == NODE_DISTRICT)
+		return 0; /* the city row is the city node's */
 	t.level = STO_CITY;
 	t.entity = f->n->city_key;
 	return sto_batch_add(f->upper, &t, d, 0);
@@ -590,6 +628,37 @@ static void take_commands(node_flusher *f)
 	pthread_mutex_unlock(&n->cmd_lock);
 }
 
+/* A district node: this commit's rows and figures go to the outbox, and
+ * the outbox's depth is judged against its limit: crossing it either way
+ * is an event (type outbox: v0 the bytes held, v1 the limit, amount the
+ * entries, t0 the oldest entry's time; open = over the limit, applied =
+ * back under), so an operator hears of a city that is away long before
+ * the disk fills. */
+static int write_outbox(node_flusher *f)
+{
+	node *n = f->n;
+	sto_outbox_info info;
+	int rc = node__outbox_put(n, f->txn, f->ob, f->nob, f->obecon, f->nobecon, NULL);
+
+	if (rc != 0 || (rc = sto_outbox_info_get(f->txn, &info)) != 0)
+		return rc;
+	uint64_t limit = n->cfg.outbox_limit_mb << 20;
+	bool over = info.bytes > limit;
+	if (over == info.over_limit)
+		return 0;
+	sto_event e = {.id = f->try_id++, .type = STO_EV_OUTBOX, .status = over ? STO_EV_OPEN : STO_EV_APPLIED,
+		       .series = er_key(n->cfg.name, strlen(n->cfg.name)), .t0 = info.oldest, .t1 = f->now,
+		       .v0 = (er_fx)info.bytes, .v1 = (er_fx)limit, .amount = (er_fx)info.entries, .created = f->now};
+	if ((rc = sto_event_put(f->txn, &e)) != 0 || (rc = sto_outbox_set_over_limit(f->txn, over)) != 0)
+		return rc;
+	atomic_fetch_add_explicit(&n->c[NODE_C_OUTBOX_EVENTS], 1, memory_order_relaxed);
+	er_log(over ? ER_LOG_WARN : ER_LOG_INFO,
+	       "outbox: %llu entries, %llu bytes %s the limit of %llu MB (uplink.outbox_limit_mb); event %llu",
+	       (unsigned long long)info.entries, (unsigned long long)info.bytes, over ? "over" : "back under",
+	       (unsigned long long)n->cfg.outbox_limit_mb, (unsigned long long)e.id);
+	return 0;
+}
+
 static int write_pending(node_flusher *f)
 {
 	node *n = f->n;
@@ -604,8 +673,20 @@ static int write_pending(node_flusher *f)
 	sto_batch_clear(f->meter);
 	sto_batch_clear(f->ent);
 	sto_batch_clear(f->upper);
+	f->nob = 0;
 	if ((rc = merge_meter_hours(f)) != 0)
 		return rc;
+	/* A city node: district nodes' rows join its own meters' gains here,
+	 * enterprise rows tagged with their district like add_enterprise's. */
+	for (size_t i = 0; i < f->nroll; i++) {
+		const ing_rollup_rec *r = &f->roll[i];
+		if (r->k.level == STO_ENTERPRISE)
+			rc = sto_batch_add(f->ent, &r->k, &r->v, r->district);
+		else
+			rc = sto_batch_add(f->meter, &r->k, &r->v, 0);
+		if (rc != 0)
+			return rc;
+	}
 	if ((rc = sto_batch_each_sorted(f->meter, merge_meter_row, f)) != 0 ||
 	    (rc = sto_batch_each_sorted(f->ent, merge_enterprise_row, f)) != 0 ||
 	    (rc = sto_batch_each_sorted(f->upper, merge_row, f)) != 0)
@@ -615,10 +696,14 @@ static int write_pending(node_flusher *f)
 		if ((rc = sto_cursor_put(f->txn, s->h.key, f->cur[i].ts, f->cur[i].value)) != 0)
 			return rc;
 	}
+	f->nobecon = 0;
 	for (size_t i = 0; i < f->necon; i++) {
 		/* a figure older than the stored revision is kept out */
 		rc = sto_econ_put(f->txn, &f->econ[i].k, &f->econ[i].v);
 		if (rc != 0 && rc != ER_EEXIST)
+			return rc;
+		if (rc == 0 && n->role == NODE_DISTRICT &&
+		    (rc = node__econ_add(&f->obecon, &f->nobecon, &f->capobecon, &f->econ[i].k, &f->econ[i].v)) != 0)
 			return rc;
 	}
 	for (size_t i = 0; i < f->nacks; i++) {
@@ -626,6 +711,8 @@ static int write_pending(node_flusher *f)
 		if ((rc = sto_sender_put(f->txn, a->sender->name, a->sender->len, a->seq)) != 0)
 			return rc;
 	}
+	if (n->role == NODE_DISTRICT && (rc = write_outbox(f)) != 0)
+		return rc;
 	atomic_fetch_add_explicit(&n->c[NODE_C_ROWS_WRITTEN],
 				  f->np + sto_batch_len(f->meter) + sto_batch_len(f->ent) + sto_batch_len(f->upper),
 				  memory_order_relaxed);
@@ -638,7 +725,8 @@ static int commit_pending(node_flusher *f)
 	int rc;
 
 	take_commands(f);
-	if (f->np == 0 && f->ncur == 0 && f->nacks == 0 && f->nev == 0 && f->necon == 0 && f->active == NULL)
+	if (f->np == 0 && f->ncur == 0 && f->nacks == 0 && f->nev == 0 && f->necon == 0 && f->nroll == 0 &&
+	    f->active == NULL)
 		return 0;
 	combine_pending(f);
 	f->np_base = f->np;
@@ -677,7 +765,7 @@ static int commit_pending(node_flusher *f)
 		free(a->bytes);
 	}
 	atomic_fetch_add_explicit(&n->c[NODE_C_ACKS_SENT], f->nacks, memory_order_relaxed);
-	f->np = f->np_base = f->ncur = f->nacks = f->nev = f->necon = 0;
+	f->np = f->np_base = f->ncur = f->nacks = f->nev = f->necon = f->nroll = 0;
 	f->next_id = f->try_id;
 	finish_commands(f);
 	return 0;

@@ -37,6 +37,13 @@ static int persist_row(void *ctx, int kind, uint64_t key, const char *row)
 	if (p->txn == NULL && (rc = sto_write_begin(p->n->store, &p->txn)) != 0)
 		return rc;
 	if (kind == 0) {
+		/* A district node announces the registry in the same commit, so
+		 * the city never sees a rollup of an entity before the entity. */
+		if (p->n->role == NODE_DISTRICT && (rc = node__announce(p->n, p->txn)) != 0) {
+			sto_abort(p->txn);
+			p->txn = NULL;
+			return rc;
+		}
 		rc = sto_commit(p->txn);
 		p->txn = NULL;
 		if (rc == ER_EFULL && sto_grow(p->n->store) == 0)
@@ -51,12 +58,20 @@ static int persist_row(void *ctx, int kind, uint64_t key, const char *row)
 	return rc;
 }
 
-int node_registry_import(node *n, const agg_import *imp, agg_import_result *res)
+int node__registry_import_locked(node *n, const agg_import *imp, agg_import_result *res)
 {
 	struct persist_ctx p = {.n = n};
 	int rc = agg_registry_import(n->reg, imp, persist_row, &p, res);
 	if (p.txn)
 		sto_abort(p.txn);
+	return rc;
+}
+
+int node_registry_import(node *n, const agg_import *imp, agg_import_result *res)
+{
+	pthread_mutex_lock(&n->import_lock);
+	int rc = node__registry_import_locked(n, imp, res);
+	pthread_mutex_unlock(&n->import_lock);
 	return rc;
 }
 
@@ -89,6 +104,8 @@ static int append(struct reload_ctx *r, int f, const char *s, size_t n)
 static int reload_row(void *ctx, int kind, uint64_t key, const char *row, size_t len)
 {
 	struct reload_ctx *r = ctx;
+	if (kind == NODE_KIND_OWNER)
+		return 0; /* not an entity: node__owners_load reads them */
 	int f = kind == AGG_DISTRICT ? AGG_F_DISTRICTS
 		: kind == AGG_ENTERPRISE ? AGG_F_ENTERPRISES
 		: kind == AGG_STATION	 ? AGG_F_STATIONS
@@ -101,6 +118,21 @@ static int reload_row(void *ctx, int kind, uint64_t key, const char *row, size_t
 	}
 	if ((r->rc = append(r, f, row, len)) != 0)
 		return 1;
+	return 0;
+}
+
+int node__registry_texts(sto_txn *t, char *text[AGG_F_COUNT])
+{
+	struct reload_ctx r = {0};
+	int rc = sto_registry_each(t, reload_row, &r);
+
+	if (rc != 0 || r.rc != 0) {
+		for (int f = 0; f < AGG_F_COUNT; f++)
+			free(r.text[f]);
+		return r.rc ? r.rc : rc;
+	}
+	for (int f = 0; f < AGG_F_COUNT; f++)
+		text[f] = r.text[f];
 	return 0;
 }
 
@@ -158,10 +190,10 @@ static int load_state(node *n, char *err, size_t errlen)
 
 	if ((rc = sto_read_begin(n->store, &t)) != 0)
 		goto store_fail;
-	rc = sto_registry_each(t, reload_row, &r);
+	rc = node__registry_texts(t, r.text);
 	sto_abort(t);
-	if (rc != 0 || r.rc != 0) {
-		snprintf(err, errlen, "cannot read the registry from LMDB: %s", er_strerror(r.rc ? r.rc : rc));
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot read the registry from LMDB: %s", er_strerror(rc));
 		goto fail;
 	}
 	for (int f = 0; f < AGG_F_COUNT; f++) {
@@ -217,6 +249,8 @@ static int load_state(node *n, char *err, size_t errlen)
 	if ((rc = sto_read_begin(n->store, &t)) != 0)
 		goto store_fail;
 	rc = sto_senders_each(t, restore_sender, n->senders);
+	if (rc == 0 && n->role == NODE_CITY)
+		rc = node__owners_load(n, t);
 	if (rc == 0)
 		rc = sto_cursors_each(t, restore_cursor, n->reg);
 	if (rc == 0)
@@ -224,6 +258,19 @@ static int load_state(node *n, char *err, size_t errlen)
 	sto_abort(t);
 	if (rc != 0)
 		goto store_fail;
+	if (n->role == NODE_DISTRICT) {
+		/* The city learns this node's registry before any rollup of it:
+		 * announced here, before the flusher runs, and after every
+		 * import in the import's own transaction (persist_row). */
+		if ((rc = sto_write_begin(n->store, &t)) != 0)
+			goto store_fail;
+		if ((rc = node__announce(n, t)) != 0) {
+			sto_abort(t);
+			goto store_fail;
+		}
+		if ((rc = sto_commit(t)) != 0)
+			goto store_fail;
+	}
 	for (int f = 0; f < AGG_F_COUNT; f++)
 		free(r.text[f]);
 	return 0;
@@ -254,6 +301,19 @@ int node_open(node *n, const node_config *cfg, char *err, size_t errlen)
 	n->icfg.max_frame_bytes = cfg->max_frame_bytes;
 	n->icfg.city = n->cfg.city;
 	n->icfg.city_key = n->city_key;
+	n->role = strcmp(cfg->role, "district") == 0 ? NODE_DISTRICT
+		  : strcmp(cfg->role, "city") == 0   ? NODE_CITY
+						     : NODE_STANDALONE;
+	pthread_mutex_init(&n->import_lock, NULL);
+	if (n->role == NODE_CITY) {
+		if ((rc = ing_owners_new(&n->owners)) != 0) {
+			snprintf(err, errlen, "out of memory");
+			return rc;
+		}
+		n->icfg.owners = n->owners;
+		n->icfg.announce = node__announce_import;
+		n->icfg.announce_ctx = n;
+	}
 
 	so.dir = cfg->data_dir;
 	so.map_size = cfg->map_size_mb << 20;
@@ -356,6 +416,15 @@ int node_start(node *n, char *err, size_t errlen)
 	pthread_setname_np(n->gw_thread, "er-gateway");
 	pthread_create(&n->control_thread, NULL, node_control_main, n);
 	pthread_setname_np(n->control_thread, "er-control");
+	if (n->role == NODE_DISTRICT) {
+		if ((rc = node_uplink_new(n, &n->uplink)) != 0) {
+			snprintf(err, errlen, "uplink: %s", er_strerror(rc));
+			n->running = true; /* node_close stops the threads started */
+			return rc;
+		}
+		pthread_create(&n->uplink_thread, NULL, node_uplink_main, n);
+		pthread_setname_np(n->uplink_thread, "er-uplink");
+	}
 	n->running = true;
 	return 0;
 }
@@ -379,6 +448,12 @@ void node_stop(node *n)
 	pthread_join(n->gw_thread, NULL);
 	atomic_store(&n->stop_control, true);
 	pthread_join(n->control_thread, NULL);
+	/* 4. The uplink: what it sent and was not acknowledged stays in the
+	 *    outbox and is sent again at the next start. */
+	if (n->uplink != NULL) {
+		atomic_store(&n->stop_uplink, true);
+		pthread_join(n->uplink_thread, NULL);
+	}
 	n->running = false;
 }
 
@@ -417,6 +492,8 @@ void node_close(node *n)
 	n->gw = NULL;
 	node_flusher_free(n->flusher);
 	n->flusher = NULL;
+	node_uplink_free(n->uplink); /* its socket before the context */
+	n->uplink = NULL;
 	node_warn_close(n); /* its socket before the context */
 	if (n->zctx)
 		zmq_ctx_term(n->zctx);
@@ -426,6 +503,8 @@ void node_close(node *n)
 	n->workers = NULL;
 	n->worker_threads = NULL;
 	ing_senders_free(n->senders);
+	ing_owners_free(n->owners);
+	n->owners = NULL;
 	agg_energy_free(n->energy);
 	n->energy = NULL;
 	agg_aqi_free(n->aqi);
@@ -446,4 +525,5 @@ void node_close(node *n)
 	n->cmds = NULL;
 	pthread_mutex_destroy(&n->cmd_lock);
 	pthread_cond_destroy(&n->cmd_cond);
+	pthread_mutex_destroy(&n->import_lock);
 }

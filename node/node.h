@@ -18,6 +18,7 @@
 #include "ingest.h"
 #include "registry.h"
 #include "store.h"
+#include "econ.h"
 #include "budgets.h" /* sto_warning */
 
 #ifdef __cplusplus
@@ -25,6 +26,14 @@ extern "C" {
 #endif
 
 typedef struct node_flusher node_flusher;
+typedef struct node_uplink node_uplink;
+
+/* README "Three tiers": a standalone node does every tier; a district
+ * node keeps meter, enterprise, station and district rows and sends its
+ * enterprise and station deltas to the city through its outbox; a city
+ * node adds up what district nodes send (and takes readings of its own
+ * senders, for districts no district node owns). */
+enum node_role { NODE_STANDALONE = 0, NODE_DISTRICT = 1, NODE_CITY = 2 };
 
 /* A command for the store thread, applied inside its next write
  * transaction so that its effects and the rollups commit together. The
@@ -59,6 +68,8 @@ enum node_counter {
 	NODE_C_ROWS_WRITTEN,
 	NODE_C_ACKS_SENT,
 	NODE_C_WARN_SEEN, /* the commits the latest budget evaluation saw (node/warn.c) */
+	NODE_C_OUTBOX_APPENDED, /* outbox entries written (a district node) */
+	NODE_C_OUTBOX_EVENTS,	/* outbox depth crossed its limit, either way */
 	NODE_C_COUNT
 };
 
@@ -74,6 +85,12 @@ typedef struct node {
 	ing_gateway *gw;
 	ing_worker *workers;
 	node_flusher *flusher;
+	int role; /* enum node_role */
+	ing_owners *owners;	       /* a city node: which district node owns each district */
+	pthread_mutex_t import_lock;   /* one registry import at a time (node/tiers.c says why) */
+	node_uplink *uplink;	       /* a district node */
+	pthread_t uplink_thread;
+	_Atomic bool stop_uplink;
 	uint64_t city_key;
 	int64_t started;
 	_Atomic bool stop_flush, stop_control;
@@ -101,8 +118,10 @@ int node_start(node *n, char *err, size_t errlen);
 void node_stop(node *n);
 void node_close(node *n);
 
-/* Imports registry CSV texts into the registry and LMDB (all or nothing). */
+/* Imports registry CSV texts into the registry and LMDB (all or nothing);
+ * _locked when the caller holds import_lock. */
 int node_registry_import(node *n, const agg_import *imp, agg_import_result *res);
+int node__registry_import_locked(node *n, const agg_import *imp, agg_import_result *res);
 
 /* report.c: the query layer (control socket now, HTTP API later). */
 typedef struct node_qbuf {
@@ -184,6 +203,46 @@ int node__warn_apply(sto_txn *t, node_cmd *c, uint64_t *next_id);
  * with a counted row (0 when none). */
 int node__tce_of(node *n, sto_txn *t, int level, uint64_t key, int64_t from, int64_t to, int scope,
 		 agg_pico *e, bool *coef_missing, int64_t *data_end);
+
+/* tiers.c: the outbox, announcements and ownership (README "Three tiers").
+ *
+ * node__outbox_put appends rows, economic figures (store/econ.h layout,
+ * PB_ECON_BYTES each) or an announcement to the outbox inside t, split into
+ * entries of at most uplink.batch_rows rows; any write transaction may
+ * call it on a district node. node__announce appends the whole registry as
+ * an announcement when it differs from the last one announced. */
+int node__outbox_put(node *n, sto_txn *t, const pb_rollup_row *rows, size_t nrows, const uint8_t *econ,
+		     size_t necon, const pb_registry_import *reg);
+int node__announce(node *n, sto_txn *t);
+/* Appends an economic figure, stored at this node, to *buf (n of *cap
+ * figures, PB_ECON_BYTES each) for node__outbox_put; city figures stay. */
+int node__econ_add(uint8_t **buf, size_t *n, size_t *cap, const sto_econ_key *k, const sto_econ_val *v);
+/* The registry as the four CSV texts (malloc'd, each with its header, NULL
+ * when empty), rebuilt from the canonical rows in LMDB. */
+int node__registry_texts(sto_txn *t, char *text[AGG_F_COUNT]);
+/* The registry database's kind for "district code,owner" rows on a city
+ * node (the entity kinds are agg_kind, 1-4). */
+#define NODE_KIND_OWNER 16
+/* A city node: the ownership rows persisted in the registry database. */
+int node__owners_load(node *n, sto_txn *t);
+/* A city node: the announce hook of ing_config (see ingest.h). */
+int node__announce_import(void *ctx, const char *sender, const pb_registry_import *reg, char *msg, size_t cap);
+/* Status notes: the uplink's state (a district node) or the districts each
+ * district node owns (a city node); strings are kept in buf. */
+size_t node__tier_notes(node *n, pb_field *notes, size_t cap, char (*buf)[256]); /* buf: 2 x cap */
+
+/* uplink.c: a district node's uplink thread (see the file's comment). */
+int node_uplink_new(node *n, node_uplink **out);
+void node_uplink_free(node_uplink *u);
+void *node_uplink_main(void *arg);
+typedef struct node_uplink_state {
+	char state[32];	      /* "connecting", "sending", "idle", "refused", "city ahead" */
+	char message[256];    /* the city's last refusal, or "" */
+	uint64_t acked;	      /* the city's high-water mark: the last entry it acknowledged */
+	uint64_t sent, resent, reconnects, refusals;
+	int64_t last_ack;     /* UTC seconds of the last ack, 0 before one */
+} node_uplink_state;
+void node_uplink_state_get(node_uplink *u, node_uplink_state *out);
 
 /* flusher.c */
 int node_flusher_new(node *n, node_flusher **out);

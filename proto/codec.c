@@ -36,7 +36,8 @@ _Static_assert(SAME(PB_R_UNKNOWN_SERIES, ECOROLL__REASON__UNKNOWN_SERIES) &&
 		       SAME(PB_R_NEGATIVE_REGISTER, ECOROLL__REASON__NEGATIVE_REGISTER) &&
 		       SAME(PB_R_OUT_OF_ORDER, ECOROLL__REASON__OUT_OF_ORDER) &&
 		       SAME(PB_R_OUT_OF_RANGE, ECOROLL__REASON__OUT_OF_RANGE) &&
-		       SAME(PB_R_COUNT, ECOROLL__REASON__OUT_OF_RANGE + 1),
+		       SAME(PB_R_REMOTE_SERIES, ECOROLL__REASON__REMOTE_SERIES) &&
+		       SAME(PB_R_COUNT, ECOROLL__REASON__REMOTE_SERIES + 1),
 	       "enum pb_reason must equal the .proto Reason");
 _Static_assert(SAME(ER_RES_HOUR, ECOROLL__RESOLUTION__HOUR) && SAME(ER_RES_DAY, ECOROLL__RESOLUTION__DAY) &&
 		       SAME(ER_RES_MONTH, ECOROLL__RESOLUTION__MONTH) &&
@@ -69,6 +70,7 @@ const char *pb_reason_name(int reason)
 	case PB_R_NEGATIVE_REGISTER: return "negative register";
 	case PB_R_OUT_OF_ORDER: return "out of order";
 	case PB_R_OUT_OF_RANGE: return "out of range";
+	case PB_R_REMOTE_SERIES: return "series of a district node";
 	default: return "?";
 	}
 }
@@ -190,11 +192,13 @@ static int dec_status_reply(const Ecoroll__StatusReply *s, pb_msg *out)
 	pb_status_reply *o = &out->u.status_reply;
 	pb_counter *counters = NULL;
 	pb_sender_state *senders = NULL;
-	size_t i, total = 0, coff = 0, soff = 0;
+	pb_field *notes = NULL;
+	size_t i, total = 0, coff = 0, soff = 0, noff = 0;
 	char *block = NULL;
 
 	if (!layout_add(&total, s->n_counters, sizeof(*counters), _Alignof(pb_counter), &coff) ||
-	    !layout_add(&total, s->n_senders, sizeof(*senders), _Alignof(pb_sender_state), &soff))
+	    !layout_add(&total, s->n_senders, sizeof(*senders), _Alignof(pb_sender_state), &soff) ||
+	    !layout_add(&total, s->n_notes, sizeof(*notes), _Alignof(pb_field), &noff))
 		return ER_ENOMEM;
 	if (total > 0) {
 		block = malloc(total);
@@ -205,6 +209,12 @@ static int dec_status_reply(const Ecoroll__StatusReply *s, pb_msg *out)
 		counters = (pb_counter *)(void *)(block + coff);
 	if (s->n_senders > 0)
 		senders = (pb_sender_state *)(void *)(block + soff);
+	if (s->n_notes > 0)
+		notes = (pb_field *)(void *)(block + noff);
+	for (i = 0; i < s->n_notes; i++) {
+		notes[i].name = rstr(s->notes[i]->name);
+		notes[i].value = rstr(s->notes[i]->value);
+	}
 	for (i = 0; i < s->n_counters; i++) {
 		counters[i].name = rstr(s->counters[i]->name);
 		counters[i].value = s->counters[i]->value;
@@ -223,6 +233,61 @@ static int dec_status_reply(const Ecoroll__StatusReply *s, pb_msg *out)
 	o->counters = counters;
 	o->nsenders = s->n_senders;
 	o->senders = senders;
+	o->nnotes = s->n_notes;
+	o->notes = notes;
+	return 0;
+}
+
+/* Rows arrive as columns; the caller gets them as an array of structs in
+ * one block with the econ figures. */
+static int dec_rollup_batch(const Ecoroll__RollupBatch *b, pb_msg *out)
+{
+	pb_rollup_batch *o = &out->u.rollup_batch;
+	size_t n = b->n_level, total = 0, roff = 0, eoff = 0;
+	pb_rollup_row *rows = NULL;
+	uint8_t *econ = NULL;
+	char *block = NULL;
+
+	out->type = PB_ROLLUP_BATCH;
+	o->sender = rstr(b->sender);
+	o->seq = b->seq;
+	o->created = b->created;
+	o->has_registry = b->registry != NULL;
+	if (b->registry != NULL) {
+		o->registry.districts_csv = rstr(b->registry->districts_csv);
+		o->registry.enterprises_csv = rstr(b->registry->enterprises_csv);
+		o->registry.meters_csv = rstr(b->registry->meters_csv);
+		o->registry.stations_csv = rstr(b->registry->stations_csv);
+		o->registry.origin = rstr(b->registry->origin);
+	}
+	o->columns_agree = b->n_entity == n && b->n_metric == n && b->n_res == n && b->n_start == n &&
+			   b->n_count == n && b->n_sum == n && b->n_min == n && b->n_max == n &&
+			   b->n_coverage_s == n && b->n_flags == n && b->n_members == n && b->n_complete == n;
+	for (size_t i = 0; i < b->n_econ && o->columns_agree; i++)
+		if (b->econ[i].len != PB_ECON_BYTES)
+			o->columns_agree = false;
+	if (!o->columns_agree)
+		return 0;
+	if (!layout_add(&total, n, sizeof(*rows), _Alignof(pb_rollup_row), &roff) ||
+	    !layout_add(&total, b->n_econ, PB_ECON_BYTES, 1, &eoff))
+		return ER_ENOMEM;
+	if (total > 0 && (block = malloc(total)) == NULL)
+		return ER_ENOMEM;
+	rows = n ? (pb_rollup_row *)(void *)(block + roff) : NULL;
+	econ = b->n_econ ? (uint8_t *)(block + eoff) : NULL;
+	for (size_t i = 0; i < n; i++)
+		rows[i] = (pb_rollup_row){.level = b->level[i], .res = b->res[i], .metric = b->metric[i],
+					  .entity = b->entity[i], .start = b->start[i], .count = b->count[i],
+					  .sum = b->sum[i], .min = b->min[i], .max = b->max[i],
+					  .coverage_s = b->coverage_s[i], .flags = b->flags[i],
+					  .members = b->members[i], .complete = b->complete[i]};
+	for (size_t i = 0; i < b->n_econ; i++)
+		memcpy(econ + i * PB_ECON_BYTES, b->econ[i].data, PB_ECON_BYTES);
+	out->extra_ = block;
+	o->nrows = n;
+	o->rows = rows;
+	o->necon = b->n_econ;
+	o->econ = econ;
 	return 0;
 }
 
@@ -558,6 +623,10 @@ static int dec_body(const Ecoroll__Envelope *env, pb_msg *out)
 		out->u.budget_status_request.entity = rstr(env->budget_status_request->entity);
 		out->u.budget_status_request.year = env->budget_status_request->year;
 		return 0;
+	case ECOROLL__ENVELOPE__BODY_ROLLUP_BATCH:
+		if (env->rollup_batch == NULL)
+			return ER_EPROTO;
+		return dec_rollup_batch(env->rollup_batch, out);
 	case ECOROLL__ENVELOPE__BODY_ECON_IMPORT:
 		if (env->econ_import == NULL)
 			return ER_EPROTO;
@@ -689,7 +758,9 @@ struct enc {
 		Ecoroll__IndicatorsRequest indicators_request;
 		Ecoroll__BudgetImport budget_import;
 		Ecoroll__BudgetStatusRequest budget_status_request;
+		Ecoroll__RollupBatch rollup_batch;
 	} b;
+	Ecoroll__RegistryImport registry; /* a RollupBatch's announcement */
 	Ecoroll__ReasonCount reasons[PB_MAX_REASONS];
 	Ecoroll__ReasonCount *reasonp[PB_MAX_REASONS];
 	void *heap;
@@ -961,15 +1032,19 @@ static int enc_status_reply(const pb_status_reply *s, struct enc *e)
 	Ecoroll__StatusReply *o = &e->b.status_reply;
 	Ecoroll__Counter *counters = NULL, **counterp = NULL;
 	Ecoroll__SenderState *senders = NULL, **senderp = NULL;
-	size_t i, total = 0, coff = 0, cpoff = 0, soff = 0, spoff = 0;
+	Ecoroll__Field *notes = NULL, **notep = NULL;
+	size_t i, total = 0, coff = 0, cpoff = 0, soff = 0, spoff = 0, noff = 0, npoff = 0;
 	char *block = NULL;
 
-	if ((s->ncounters > 0 && s->counters == NULL) || (s->nsenders > 0 && s->senders == NULL))
+	if ((s->ncounters > 0 && s->counters == NULL) || (s->nsenders > 0 && s->senders == NULL) ||
+	    (s->nnotes > 0 && s->notes == NULL))
 		return ER_EINVAL;
 	if (!layout_add(&total, s->ncounters, sizeof(*counters), _Alignof(Ecoroll__Counter), &coff) ||
 	    !layout_add(&total, s->ncounters, sizeof(*counterp), _Alignof(Ecoroll__Counter *), &cpoff) ||
 	    !layout_add(&total, s->nsenders, sizeof(*senders), _Alignof(Ecoroll__SenderState), &soff) ||
-	    !layout_add(&total, s->nsenders, sizeof(*senderp), _Alignof(Ecoroll__SenderState *), &spoff))
+	    !layout_add(&total, s->nsenders, sizeof(*senderp), _Alignof(Ecoroll__SenderState *), &spoff) ||
+	    !layout_add(&total, s->nnotes, sizeof(*notes), _Alignof(Ecoroll__Field), &noff) ||
+	    !layout_add(&total, s->nnotes, sizeof(*notep), _Alignof(Ecoroll__Field *), &npoff))
 		return ER_EINVAL;
 	if (total > 0) {
 		block = malloc(total);
@@ -997,6 +1072,16 @@ static int enc_status_reply(const pb_status_reply *s, struct enc *e)
 		senders[i].high_water = s->senders[i].high_water;
 		senderp[i] = &senders[i];
 	}
+	if (s->nnotes > 0) {
+		notes = (Ecoroll__Field *)(void *)(block + noff);
+		notep = (Ecoroll__Field **)(void *)(block + npoff);
+	}
+	for (i = 0; i < s->nnotes; i++) {
+		ecoroll__field__init(&notes[i]);
+		notes[i].name = wstr(s->notes[i].name);
+		notes[i].value = wstr(s->notes[i].value);
+		notep[i] = &notes[i];
+	}
 	ecoroll__status_reply__init(o);
 	o->role = wstr(s->role);
 	o->uptime_s = s->uptime_s;
@@ -1007,7 +1092,88 @@ static int enc_status_reply(const pb_status_reply *s, struct enc *e)
 	o->counters = counterp;
 	o->n_senders = s->nsenders;
 	o->senders = senderp;
+	o->n_notes = s->nnotes;
+	o->notes = notep;
 	e->env.status_reply = o;
+	return 0;
+}
+
+/* The rows' columns and the econ entries share one heap block. */
+static int enc_rollup_batch(const pb_rollup_batch *b, struct enc *e)
+{
+	Ecoroll__RollupBatch *o = &e->b.rollup_batch;
+	size_t n = b->nrows, total = 0, off[13], eoff = 0;
+	char *block = NULL;
+
+	if ((n > 0 && b->rows == NULL) || (b->necon > 0 && b->econ == NULL))
+		return ER_EINVAL;
+	for (int c = 0; c < 13; c++)
+		if (!layout_add(&total, n, 8, 8, &off[c]))
+			return ER_EINVAL;
+	if (!layout_add(&total, b->necon, sizeof(ProtobufCBinaryData), _Alignof(ProtobufCBinaryData), &eoff))
+		return ER_EINVAL;
+	if (total > 0) {
+		if ((block = malloc(total)) == NULL)
+			return ER_ENOMEM;
+		e->heap = block;
+	}
+	ecoroll__rollup_batch__init(o);
+	o->sender = wstr(b->sender);
+	o->seq = b->seq;
+	o->created = b->created;
+	o->n_level = o->n_metric = o->n_res = o->n_flags = o->n_members = o->n_complete = n;
+	o->n_entity = o->n_coverage_s = o->n_start = o->n_count = o->n_sum = o->n_min = o->n_max = n;
+	if (n > 0) {
+		o->level = (uint32_t *)(void *)(block + off[0]);
+		o->metric = (uint32_t *)(void *)(block + off[1]);
+		o->res = (uint32_t *)(void *)(block + off[2]);
+		o->flags = (uint32_t *)(void *)(block + off[3]);
+		o->members = (uint32_t *)(void *)(block + off[4]);
+		o->complete = (uint32_t *)(void *)(block + off[5]);
+		o->entity = (uint64_t *)(void *)(block + off[6]);
+		o->coverage_s = (uint64_t *)(void *)(block + off[7]);
+		o->start = (int64_t *)(void *)(block + off[8]);
+		o->count = (int64_t *)(void *)(block + off[9]);
+		o->sum = (int64_t *)(void *)(block + off[10]);
+		o->min = (int64_t *)(void *)(block + off[11]);
+		o->max = (int64_t *)(void *)(block + off[12]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const pb_rollup_row *r = &b->rows[i];
+		o->level[i] = r->level;
+		o->metric[i] = r->metric;
+		o->res[i] = r->res;
+		o->flags[i] = r->flags;
+		o->members[i] = r->members;
+		o->complete[i] = r->complete;
+		o->entity[i] = r->entity;
+		o->coverage_s[i] = r->coverage_s;
+		o->start[i] = r->start;
+		o->count[i] = r->count;
+		o->sum[i] = r->sum;
+		o->min[i] = r->min;
+		o->max[i] = r->max;
+	}
+	if (b->necon > 0) {
+		ProtobufCBinaryData *ec = (ProtobufCBinaryData *)(void *)(block + eoff);
+		for (size_t i = 0; i < b->necon; i++) {
+			ec[i].len = PB_ECON_BYTES;
+			ec[i].data = (uint8_t *)b->econ + i * PB_ECON_BYTES;
+		}
+		o->n_econ = b->necon;
+		o->econ = ec;
+	}
+	if (b->has_registry) {
+		ecoroll__registry_import__init(&e->registry);
+		e->registry.districts_csv = wstr(b->registry.districts_csv);
+		e->registry.enterprises_csv = wstr(b->registry.enterprises_csv);
+		e->registry.meters_csv = wstr(b->registry.meters_csv);
+		e->registry.stations_csv = wstr(b->registry.stations_csv);
+		e->registry.origin = wstr(b->registry.origin);
+		o->registry = &e->registry;
+	}
+	e->env.body_case = ECOROLL__ENVELOPE__BODY_ROLLUP_BATCH;
+	e->env.rollup_batch = o;
 	return 0;
 }
 
@@ -1193,6 +1359,8 @@ static int enc_build(const pb_msg *m, struct enc *e)
 		e->env.body_case = ECOROLL__ENVELOPE__BODY_ECON_BATCH;
 		e->env.econ_batch = &e->b.econ_batch;
 		return 0;
+	case PB_ROLLUP_BATCH:
+		return enc_rollup_batch(&m->u.rollup_batch, e);
 	case PB_BUDGET_IMPORT:
 		ecoroll__budget_import__init(&e->b.budget_import);
 		e->b.budget_import.csv = wstr(m->u.econ_import.csv);

@@ -45,6 +45,7 @@ enum pb_type {
 	PB_INDICATORS_REQUEST,
 	PB_BUDGET_IMPORT,
 	PB_BUDGET_STATUS_REQUEST,
+	PB_ROLLUP_BATCH,
 };
 
 /* Values equal to the .proto enums. */
@@ -67,7 +68,8 @@ enum pb_reason {
 	PB_R_NEGATIVE_REGISTER = 5,
 	PB_R_OUT_OF_ORDER = 6,
 	PB_R_OUT_OF_RANGE = 7,
-	PB_R_COUNT = 8, /* one past the last reason */
+	PB_R_REMOTE_SERIES = 8, /* a city node: the series' district has a district node */
+	PB_R_COUNT = 9, /* one past the last reason */
 };
 
 const char *pb_status_name(int status); /* "OK", "GAP", ... */
@@ -261,6 +263,32 @@ typedef struct pb_econ_batch {
 	const char *csv;
 } pb_econ_batch;
 
+/* One row of a RollupBatch: a district's delta of one rollup row (the
+ * fields of store.h's sto_key and sto_val, which this layer does not see). */
+typedef struct pb_rollup_row {
+	uint32_t level, res, metric; /* as received: the receiver checks the ranges */
+	uint64_t entity;
+	int64_t start, count, sum, min, max;
+	uint64_t coverage_s;
+	uint32_t flags, members, complete;
+} pb_rollup_row;
+/* An economic figure in a RollupBatch: store/econ.h's key then value. */
+#define PB_ECON_BYTES 35
+/* After pb_decode, rows and econ live until pb_msg_fini. columns_agree is
+ * false (and nrows 0) when the row columns have different lengths or an
+ * econ entry is not PB_ECON_BYTES long: the receiver answers MALFORMED. */
+typedef struct pb_rollup_batch {
+	const char *sender;
+	uint64_t seq;
+	int64_t created;
+	size_t nrows;
+	const pb_rollup_row *rows;
+	bool has_registry;
+	pb_registry_import registry;
+	size_t necon;
+	const uint8_t *econ; /* necon x PB_ECON_BYTES */
+	bool columns_agree;
+} pb_rollup_batch;
 typedef struct pb_econ_import {
 	const char *csv, *origin;
 } pb_econ_import;
@@ -282,6 +310,8 @@ typedef struct pb_status_reply {
 	const pb_counter *counters;
 	size_t nsenders;
 	const pb_sender_state *senders;
+	size_t nnotes;
+	const pb_field *notes;
 } pb_status_reply;
 
 typedef struct pb_msg {
@@ -313,6 +343,7 @@ typedef struct pb_msg {
 		pb_monitoring_request monitoring_request;
 		pb_indicators_request indicators_request;
 		pb_budget_status_request budget_status_request;
+		pb_rollup_batch rollup_batch;
 	} u;
 	void *opaque_; /* the decoded protobuf-c message; pb_msg_fini frees it */
 	void *extra_;  /* arrays converted for the caller; freed by pb_msg_fini */

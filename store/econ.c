@@ -58,7 +58,7 @@ void sto_econ_key_decode(const uint8_t in[STO_ECON_KEY_LEN], sto_econ_key *k)
 	k->index = in[13];
 }
 
-static void val_encode(const sto_econ_val *v, uint8_t out[STO_ECON_VAL_LEN])
+void sto_econ_val_encode(const sto_econ_val *v, uint8_t out[STO_ECON_VAL_LEN])
 {
 	out[0] = ECON_VAL_VERSION;
 	put_le64(out + 1, (uint64_t)v->value);
@@ -66,15 +66,22 @@ static void val_encode(const sto_econ_val *v, uint8_t out[STO_ECON_VAL_LEN])
 	put_le64(out + 13, (uint64_t)v->received);
 }
 
-static int val_decode(const MDB_val *d, sto_econ_val *v)
+int sto_econ_val_decode(const uint8_t in[STO_ECON_VAL_LEN], sto_econ_val *v)
 {
-	const uint8_t *p = d->mv_data;
-	if (d->mv_size < STO_ECON_VAL_LEN || p[0] != ECON_VAL_VERSION)
+	const uint8_t *p = in;
+	if (p[0] != ECON_VAL_VERSION)
 		return ER_EVERSION;
 	v->value = (er_fx)get_le64(p + 1);
 	v->revision = get_le32(p + 9);
 	v->received = (int64_t)get_le64(p + 13);
 	return 0;
+}
+
+static int val_decode(const MDB_val *d, sto_econ_val *v)
+{
+	if (d->mv_size < STO_ECON_VAL_LEN)
+		return ER_EVERSION;
+	return sto_econ_val_decode(d->mv_data, v);
 }
 
 static bool valid_period(int ptype, int32_t year, int index)
@@ -94,7 +101,7 @@ static bool valid_level(int level)
 	return level == STO_ENTERPRISE || level == STO_DISTRICT || level == STO_CITY;
 }
 
-static bool valid_key(const sto_econ_key *k)
+bool sto_econ_key_valid(const sto_econ_key *k)
 {
 	return valid_level(k->level) && k->kind != 0 && valid_period(k->ptype, k->year, k->index);
 }
@@ -236,7 +243,7 @@ int sto_econ_put(sto_txn *t, const sto_econ_key *k, const sto_econ_val *v)
 	sto_econ_val old;
 	int rc;
 
-	if (t == NULL || k == NULL || v == NULL || t->read || !valid_key(k) || v->value < 0)
+	if (t == NULL || k == NULL || v == NULL || t->read || !sto_econ_key_valid(k) || v->value < 0)
 		return ER_EINVAL;
 	sto_econ_key_encode(k, kb);
 	rc = mdb_get(t->txn, t->env->dbi[DB_ECON], &key, &val);
@@ -250,7 +257,7 @@ int sto_econ_put(sto_txn *t, const sto_econ_key *k, const sto_econ_val *v)
 	} else if (rc != MDB_NOTFOUND) {
 		return sto__map_rc(rc);
 	}
-	val_encode(v, vb);
+	sto_econ_val_encode(v, vb);
 	val.mv_size = STO_ECON_VAL_LEN;
 	val.mv_data = vb;
 	return sto__wrc(t, mdb_put(t->txn, t->env->dbi[DB_ECON], &key, &val, 0));
@@ -262,7 +269,7 @@ int sto_econ_get(sto_txn *t, const sto_econ_key *k, sto_econ_val *v)
 	MDB_val key = {STO_ECON_KEY_LEN, kb}, val;
 	int rc;
 
-	if (t == NULL || k == NULL || v == NULL || !valid_key(k))
+	if (t == NULL || k == NULL || v == NULL || !sto_econ_key_valid(k))
 		return ER_EINVAL;
 	sto_econ_key_encode(k, kb);
 	rc = mdb_get(t->txn, t->env->dbi[DB_ECON], &key, &val);

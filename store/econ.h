@@ -20,6 +20,7 @@
 #ifndef STO_ECON_H
 #define STO_ECON_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -77,6 +78,10 @@ typedef struct sto_econ_val {
 #define STO_ECON_VAL_LEN 21
 void sto_econ_key_encode(const sto_econ_key *k, uint8_t out[STO_ECON_KEY_LEN]);
 void sto_econ_key_decode(const uint8_t in[STO_ECON_KEY_LEN], sto_econ_key *k);
+/* A level of 2-4, a kind, a period that exists: what sto_econ_put takes. */
+bool sto_econ_key_valid(const sto_econ_key *k);
+void sto_econ_val_encode(const sto_econ_val *v, uint8_t out[STO_ECON_VAL_LEN]);
+int sto_econ_val_decode(const uint8_t in[STO_ECON_VAL_LEN], sto_econ_val *v); /* ER_EVERSION */
 
 /* "value_added", "output", "gdp"; "?" for a kind without a name. */
 const char *sto_econ_kind_name(int kind);

@@ -672,8 +672,8 @@ int sto_registry_each(sto_txn *t, sto_registry_fn *fn, void *ctx)
 
 const char *sto_event_type_name(int type)
 {
-	static const char *n[] = {"?", "reset", "spike", "replacement", "warning"};
-	return type >= 1 && type <= 4 ? n[type] : "?";
+	static const char *n[] = {"?", "reset", "spike", "replacement", "warning", "outbox"};
+	return type >= 1 && type <= 5 ? n[type] : "?";
 }
 
 const char *sto_event_status_name(int status)

@@ -116,7 +116,17 @@ int sto_registry_each(sto_txn *txn, sto_registry_fn *fn, void *ctx);
 /* STO_EV_WARNING: a budget or intensity-target level change (DOMAIN.md 6),
  * written with sto_warning_put (store/budgets.h); sto_events_each shows its
  * common part (series = the entity's key, t0 = the data time). */
-enum sto_event_type { STO_EV_RESET = 1, STO_EV_SPIKE = 2, STO_EV_REPLACEMENT = 3, STO_EV_WARNING = 4 };
+/* STO_EV_OUTBOX: a district node's outbox crossed uplink.outbox_limit_mb
+ * (node/flusher.c): series = the node name's key, t0 = the oldest entry's
+ * time, v0 = bytes held, v1 = the limit, amount = entries; open when it
+ * went over, applied when it came back under. */
+enum sto_event_type {
+	STO_EV_RESET = 1,
+	STO_EV_SPIKE = 2,
+	STO_EV_REPLACEMENT = 3,
+	STO_EV_WARNING = 4,
+	STO_EV_OUTBOX = 5
+};
 enum sto_event_status {
 	STO_EV_OPEN = 1,     /* a reset on record; a spike quarantined; a replacement registered; a warning stored, not yet published */
 	STO_EV_ACCEPTED = 2, /* a spike an operator accepted: its increment is in its hours */
