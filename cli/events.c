@@ -27,7 +27,11 @@ static const char events_help[] =
 	"Budget warnings (type warning, DOMAIN.md 6: a level change of an entity's\n"
 	"budget or intensity target) list the entity, the level and the one before,\n"
 	"the rule that fired, the data time and the figures (tce, exact).\n"
-	"  --type T        reset, spike, replacement or warning\n"
+	"Outbox events (type outbox, a district node): the outbox went over\n"
+	"uplink.outbox_limit_kb (status open) or came back under (applied); the meter\n"
+	"column is the node, t0 the oldest entry's time, v0 the bytes held, v1 the\n"
+	"limit in bytes, amount the entries.\n"
+	"  --type T        reset, spike, replacement, warning or outbox\n"
 	"  --entity CODE   the warnings of one enterprise, district or the city\n";
 
 static const char replace_help[] =

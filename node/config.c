@@ -44,7 +44,7 @@ void node_config_defaults(node_config *c)
 	c->uplink_window = 16;	     /* 16 x 2,000 rows in flight: ~2 MB, enough to fill a WAN link */
 	c->uplink_batch_rows = 2000; /* ~150 kB frames: far below the city's max_frame_bytes */
 	c->uplink_timeout_ms = 10000; /* a city commit takes well under a second; ten is a dead link */
-	c->outbox_limit_mb = 1024;    /* a day of a 10,000-enterprise district is ~200 MB */
+	c->outbox_limit_kb = 1u << 20; /* 1 GB: days of a 10,000-enterprise district (README "Three tiers") */
 }
 
 static int boolean(const char *v, bool *out)
@@ -102,9 +102,9 @@ int node_config_set(node_config *c, const char *s, const char *k, const char *v,
 	} else if (IS("uplink", "timeout_ms")) {
 		bad = num(v, 100, 3600000, &x);
 		c->uplink_timeout_ms = (int)x;
-	} else if (IS("uplink", "outbox_limit_mb")) {
-		bad = num(v, 1, 1ll << 24, &x);
-		c->outbox_limit_mb = (uint64_t)x;
+	} else if (IS("uplink", "outbox_limit_kb")) {
+		bad = num(v, 1, 1ll << 34, &x);
+		c->outbox_limit_kb = (uint64_t)x;
 	} else if (IS("node", "city")) {
 		bad = copy(c->city, sizeof c->city, v) || v[0] == 0;
 	} else if (IS("node", "utc_offset")) {

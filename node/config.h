@@ -59,7 +59,7 @@ typedef struct node_config {
 	int uplink_window;	    /* batches sent and not yet acknowledged */
 	uint32_t uplink_batch_rows; /* rollup rows per outbox entry */
 	int uplink_timeout_ms;	    /* no ack for this long: reconnect, resend from the city's mark */
-	uint64_t outbox_limit_mb;   /* a deeper outbox raises an event (and again when it drains) */
+	uint64_t outbox_limit_kb;   /* a deeper outbox raises an event (and again when it drains) */
 	/* [registry] */
 	char districts[NODE_PATH_MAX], enterprises[NODE_PATH_MAX], meters[NODE_PATH_MAX], stations[NODE_PATH_MAX];
 } node_config;

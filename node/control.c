@@ -186,7 +186,10 @@ static int on_event(void *ctx, const sto_event *e)
 		.id = e->id,
 		.type = sto_event_type_name(e->type),
 		.status = sto_event_status_name(e->status),
-		.meter = s ? s->code : e->type == STO_EV_WARNING ? "" : "?",
+		.meter = s			    ? s->code
+			 : e->type == STO_EV_WARNING ? ""
+			 : e->type == STO_EV_OUTBOX  ? l->n->cfg.name /* the node whose outbox it is */
+						     : "?",
 		.t0 = e->t0,
 		.t1 = e->t1,
 		.v0 = e->v0,

@@ -642,20 +642,22 @@ static int write_outbox(node_flusher *f)
 
 	if (rc != 0 || (rc = sto_outbox_info_get(f->txn, &info)) != 0)
 		return rc;
-	uint64_t limit = n->cfg.outbox_limit_mb << 20;
+	uint64_t limit = n->cfg.outbox_limit_kb << 10;
 	bool over = info.bytes > limit;
 	if (over == info.over_limit)
 		return 0;
 	sto_event e = {.id = f->try_id++, .type = STO_EV_OUTBOX, .status = over ? STO_EV_OPEN : STO_EV_APPLIED,
 		       .series = er_key(n->cfg.name, strlen(n->cfg.name)), .t0 = info.oldest, .t1 = f->now,
-		       .v0 = (er_fx)info.bytes, .v1 = (er_fx)limit, .amount = (er_fx)info.entries, .created = f->now};
+		       /* counts in the fixed point of every event figure, so they print as whole numbers */
+		       .v0 = (er_fx)info.bytes * ER_FX_SCALE, .v1 = (er_fx)limit * ER_FX_SCALE,
+		       .amount = (er_fx)info.entries * ER_FX_SCALE, .created = f->now};
 	if ((rc = sto_event_put(f->txn, &e)) != 0 || (rc = sto_outbox_set_over_limit(f->txn, over)) != 0)
 		return rc;
 	atomic_fetch_add_explicit(&n->c[NODE_C_OUTBOX_EVENTS], 1, memory_order_relaxed);
 	er_log(over ? ER_LOG_WARN : ER_LOG_INFO,
-	       "outbox: %llu entries, %llu bytes %s the limit of %llu MB (uplink.outbox_limit_mb); event %llu",
+	       "outbox: %llu entries, %llu bytes %s the limit of %llu kB (uplink.outbox_limit_kb); event %llu",
 	       (unsigned long long)info.entries, (unsigned long long)info.bytes, over ? "over" : "back under",
-	       (unsigned long long)n->cfg.outbox_limit_mb, (unsigned long long)e.id);
+	       (unsigned long long)n->cfg.outbox_limit_kb, (unsigned long long)e.id);
 	return 0;
 }
 

@@ -116,7 +116,7 @@ int sto_registry_each(sto_txn *txn, sto_registry_fn *fn, void *ctx);
 /* STO_EV_WARNING: a budget or intensity-target level change (DOMAIN.md 6),
  * written with sto_warning_put (store/budgets.h); sto_events_each shows its
  * common part (series = the entity's key, t0 = the data time). */
-/* STO_EV_OUTBOX: a district node's outbox crossed uplink.outbox_limit_mb
+/* STO_EV_OUTBOX: a district node's outbox crossed uplink.outbox_limit_kb
  * (node/flusher.c): series = the node name's key, t0 = the oldest entry's
  * time, v0 = bytes held, v1 = the limit, amount = entries; open when it
  * went over, applied when it came back under. */
