@@ -211,11 +211,11 @@ static void do_events(node *n, const pb_events_request *q, pb_msg *reply, struct
 	l->n = n;
 	l->limit = q->limit ? q->limit : EVENTS_DEFAULT;
 	if (q->type[0]) {
-		for (l->type = STO_EV_RESET; l->type <= STO_EV_WARNING; l->type++)
+		for (l->type = STO_EV_RESET; l->type <= STO_EV_OUTBOX; l->type++)
 			if (strcmp(sto_event_type_name(l->type), q->type) == 0)
 				break;
-		if (l->type > STO_EV_WARNING) {
-			snprintf(err, cap, "unknown event type '%s' (reset, spike, replacement, warning)", q->type);
+		if (l->type > STO_EV_OUTBOX) {
+			snprintf(err, cap, "unknown event type '%s' (reset, spike, replacement, warning, outbox)", q->type);
 			reply->u.events_reply.error = err;
 			return;
 		}

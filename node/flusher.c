@@ -728,7 +728,7 @@ static int commit_pending(node_flusher *f)
 
 	take_commands(f);
 	if (f->np == 0 && f->ncur == 0 && f->nacks == 0 && f->nev == 0 && f->necon == 0 && f->nroll == 0 &&
-	    f->active == NULL)
+	    f->active == NULL && !atomic_exchange_explicit(&n->outbox_recheck, false, memory_order_relaxed))
 		return 0;
 	combine_pending(f);
 	f->np_base = f->np;

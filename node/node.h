@@ -91,6 +91,7 @@ typedef struct node {
 	node_uplink *uplink;	       /* a district node */
 	pthread_t uplink_thread;
 	_Atomic bool stop_uplink;
+	_Atomic bool outbox_recheck; /* the uplink drained an outbox that was over its limit */
 	uint64_t city_key;
 	int64_t started;
 	_Atomic bool stop_flush, stop_control;

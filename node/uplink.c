@@ -117,12 +117,20 @@ static void trim(node_uplink *u)
 
 	if (u->acked <= u->trimmed || sto_write_begin(u->n->store, &t) != 0)
 		return;
-	if (sto_outbox_trim(t, u->acked, &removed) != 0) {
+	sto_outbox_info info;
+	if (sto_outbox_trim(t, u->acked, &removed) != 0 || sto_outbox_info_get(t, &info) != 0) {
 		sto_abort(t);
 		return;
 	}
-	if (sto_commit(t) == 0)
-		u->trimmed = u->acked;
+	if (sto_commit(t) != 0)
+		return;
+	u->trimmed = u->acked;
+	if (info.over_limit && info.bytes <= u->n->cfg.outbox_limit_kb << 10) {
+		/* Back under the limit: the flusher records the event (it owns
+		 * the event ids), even when no reading arrives to flush. */
+		atomic_store_explicit(&u->n->outbox_recheck, true, memory_order_relaxed);
+		agg_core_wake(u->n->core);
+	}
 }
 
 /* Sends entries from next while the window has room; returns the outbox's

@@ -102,7 +102,7 @@ static bool answers(void *ctx)
 int it_daemon_start(it_daemon *d)
 {
 	char path[700];
-	const char *argv[40];
+	const char *argv[56];
 	int n = 0;
 
 	go_src();
@@ -120,7 +120,7 @@ int it_daemon_start(it_daemon *d)
 	snprintf(d->pubarg, sizeof d->pubarg, "warnings.publish=%s", d->pub);
 	argv[n++] = "--set";
 	argv[n++] = d->pubarg;
-	for (int i = 0; d->extra[i] && n < 38; i++)
+	for (int i = 0; d->extra[i] && n < 54; i++)
 		argv[n++] = d->extra[i];
 	argv[n] = NULL;
 	fflush(NULL);

@@ -20,7 +20,7 @@ typedef struct it_daemon {
 	char pub[64];	  /* warnings.publish: tcp://127.0.0.1:R */
 	char pubarg[96];
 	char log[600];
-	const char *extra[16]; /* more ecorolld arguments, NULL-terminated */
+	const char *extra[32]; /* more ecorolld arguments, NULL-terminated */
 } it_daemon;
 
 /* A fresh data directory and three free loopback ports (ingest, control,
