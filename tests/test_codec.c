@@ -170,7 +170,22 @@ static void touch(const pb_msg *m)
 			sum += strlen(m->u.status_reply.counters[i].name);
 		for (i = 0; i < m->u.status_reply.nsenders; i++)
 			sum += strlen(m->u.status_reply.senders[i].sender);
+		for (i = 0; i < m->u.status_reply.nnotes; i++)
+			sum += strlen(m->u.status_reply.notes[i].name) + strlen(m->u.status_reply.notes[i].value);
 		break;
+	case PB_ROLLUP_BATCH: {
+		const pb_rollup_batch *b = &m->u.rollup_batch;
+		sum += strlen(b->sender);
+		for (i = 0; i < b->nrows; i++)
+			sum += (size_t)b->rows[i].sum + b->rows[i].level;
+		for (i = 0; i < b->necon * PB_ECON_BYTES; i++)
+			sum += b->econ[i];
+		if (b->has_registry)
+			sum += strlen(b->registry.districts_csv) + strlen(b->registry.enterprises_csv) +
+			       strlen(b->registry.meters_csv) + strlen(b->registry.stations_csv) +
+			       strlen(b->registry.origin);
+		break;
+	}
 	default:
 		fail_msg("decoded type %d is not a pb_type", (int)m->type);
 	}
@@ -663,6 +678,115 @@ static void test_status(void **state)
 	assert_int_equal(d.u.status_reply.nsenders, 1);
 	assert_string_equal(d.u.status_reply.senders[0].sender, "district-02");
 	assert_int_equal(d.u.status_reply.senders[0].high_water, UINT64_MAX);
+	pb_msg_fini(&d);
+}
+
+/* A district's outbox entry: rows (extremes included), economic figures,
+ * an announcement; and a city's status notes. */
+static void test_rollup_batch(void **state)
+{
+	pb_rollup_row rows[3] = {
+		{.level = 2, .res = 1, .metric = 0x0101, .entity = UINT64_MAX, .start = -3600, .count = 4,
+		 .sum = INT64_MAX, .min = INT64_MIN, .max = INT64_MAX, .coverage_s = 3600, .flags = 1, .members = 3,
+		 .complete = 2},
+		{.level = 5, .res = 4, .metric = 32, .entity = 7, .start = 1793491200, .count = 0, .sum = -5,
+		 .min = 1, .max = 2, .coverage_s = 0, .flags = 0, .members = 0, .complete = 0},
+		{.level = 2, .res = 2, .metric = 6, .entity = 1, .start = 0, .count = 1, .sum = 1500000,
+		 .min = 1500000, .max = 1500000, .coverage_s = 86400, .flags = 0, .members = 1, .complete = 1},
+	};
+	uint8_t econ[2 * PB_ECON_BYTES];
+	pb_msg m = {.type = PB_ROLLUP_BATCH}, d;
+	pb_rollup_batch *b = &m.u.rollup_batch;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof econ; i++)
+		econ[i] = (uint8_t)(i * 7);
+	*b = (pb_rollup_batch){.sender = "dn1", .seq = 42, .created = 1793491299, .nrows = 3, .rows = rows,
+			       .necon = 2, .econ = econ};
+	roundtrip(&m, &d);
+	touch(&d);
+	const pb_rollup_batch *o = &d.u.rollup_batch;
+	assert_true(o->columns_agree);
+	assert_string_equal(o->sender, "dn1");
+	assert_int_equal(o->seq, 42);
+	assert_int_equal(o->created, 1793491299);
+	assert_false(o->has_registry);
+	assert_int_equal(o->nrows, 3);
+	for (size_t i = 0; i < 3; i++) {
+		const pb_rollup_row *x = &o->rows[i], *y = &rows[i];
+		assert_int_equal(x->level, y->level);
+		assert_int_equal(x->res, y->res);
+		assert_int_equal(x->metric, y->metric);
+		assert_int_equal(x->entity, y->entity);
+		assert_int_equal(x->start, y->start);
+		assert_int_equal(x->count, y->count);
+		assert_int_equal(x->sum, y->sum);
+		assert_int_equal(x->min, y->min);
+		assert_int_equal(x->max, y->max);
+		assert_int_equal(x->coverage_s, y->coverage_s);
+		assert_int_equal(x->flags, y->flags);
+		assert_int_equal(x->members, y->members);
+		assert_int_equal(x->complete, y->complete);
+	}
+	assert_int_equal(o->necon, 2);
+	assert_memory_equal(o->econ, econ, sizeof econ);
+	pb_msg_fini(&d);
+
+	/* an announcement alone */
+	*b = (pb_rollup_batch){.sender = "dn2", .seq = 1, .has_registry = true,
+			       .registry = {.districts_csv = "code,name\nD02,West\n", .enterprises_csv = "",
+					    .meters_csv = "", .stations_csv = "", .origin = "dn2"}};
+	roundtrip(&m, &d);
+	touch(&d);
+	o = &d.u.rollup_batch;
+	assert_true(o->columns_agree);
+	assert_true(o->has_registry);
+	assert_string_equal(o->registry.districts_csv, "code,name\nD02,West\n");
+	assert_string_equal(o->registry.origin, "dn2");
+	assert_int_equal(o->nrows, 0);
+	assert_int_equal(o->necon, 0);
+	pb_msg_fini(&d);
+
+	/* status notes */
+	static const pb_field notes[] = {{"district node dn1", "D01"}, {"uplink", "idle"}};
+	m.type = PB_STATUS_REPLY;
+	m.u.status_reply = (pb_status_reply){.role = "city", .nnotes = 2, .notes = notes};
+	roundtrip(&m, &d);
+	assert_int_equal(d.u.status_reply.nnotes, 2);
+	assert_string_equal(d.u.status_reply.notes[0].name, "district node dn1");
+	assert_string_equal(d.u.status_reply.notes[1].value, "idle");
+	pb_msg_fini(&d);
+}
+
+/* Columns of different lengths, or an econ entry of the wrong size,
+ * decode with columns_agree false and no rows: the city answers MALFORMED. */
+static void test_rollup_batch_inconsistent(void **state)
+{
+	static const uint8_t two_levels_one_entity[] = {
+		0x08, 0x01, 0xf2, 0x01, 0x13,	 /* version 1, rollup_batch (field 30) of 19 bytes */
+		0x0a, 0x01, 'a', 0x10, 0x07,	 /* sender "a", seq 7 */
+		0x22, 0x02, 0x02, 0x02,		 /* level: 2, 2 */
+		0x2a, 0x08, 1, 0, 0, 0, 0, 0, 0, 0, /* entity: 1 */
+	};
+	static const uint8_t short_econ[] = {
+		0x08, 0x01, 0xf2, 0x01, 0x0a,	   /* version 1, rollup_batch of 10 bytes */
+		0x0a, 0x01, 'a', 0x10, 0x07,	   /* sender "a", seq 7 */
+		0x92, 0x01, 0x02, 0x01, 0x02,	   /* econ (field 18): 2 bytes, not 35 */
+	};
+	pb_msg d;
+	(void)state;
+
+	assert_int_equal(pb_decode(two_levels_one_entity, sizeof two_levels_one_entity, &d), 0);
+	assert_int_equal(d.type, PB_ROLLUP_BATCH);
+	assert_false(d.u.rollup_batch.columns_agree);
+	assert_int_equal(d.u.rollup_batch.nrows, 0);
+	assert_int_equal(d.u.rollup_batch.seq, 7);
+	touch(&d);
+	pb_msg_fini(&d);
+	assert_int_equal(pb_decode(short_econ, sizeof short_econ, &d), 0);
+	assert_false(d.u.rollup_batch.columns_agree);
+	assert_int_equal(d.u.rollup_batch.necon, 0);
+	touch(&d);
 	pb_msg_fini(&d);
 }
 
@@ -1159,6 +1283,8 @@ int main(void)
 		cmocka_unit_test(test_query),
 		cmocka_unit_test(test_query_reply),
 		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_rollup_batch),
+		cmocka_unit_test(test_rollup_batch_inconsistent),
 		cmocka_unit_test(test_empty_and_ff),
 		cmocka_unit_test(test_random_bytes),
 		cmocka_unit_test(test_mutated_frames),
