@@ -2,6 +2,7 @@
 #
 #   make                 build every program into build/
 #   make run             install what is missing, build, start the sample city, print a report
+#   make run-cluster     the same as three district nodes and a city node (README "Three tiers")
 #   make test            unit + integration tests, then the unit tests under ASan/UBSan and
 #                        the stress tests under TSan; ends with "N passed, N failed"
 #   make test T=codec    one test program (tests/test_codec.c)
@@ -70,7 +71,7 @@ TEST_COMMON := $(B)/tests/tutil.o $(B)/tests/itutil.o
 BENCH_SRC := $(wildcard bench/micro_*.cc)
 BENCHES := $(patsubst bench/%.cc,$(B)/bench/%,$(BENCH_SRC))
 
-.PHONY: all deps run test bench clean run-stop
+.PHONY: all deps run test bench clean run-stop run-cluster run-cluster-stop
 all: $(PROGS)
 
 deps: $(DEPS_STAMP)
@@ -121,6 +122,13 @@ run: $(PROGS)
 
 run-stop:
 	@sh scripts/run.sh --stop
+
+# ---- run-cluster: a city node and three district nodes (README "Three tiers") ----
+run-cluster: $(PROGS)
+	@sh scripts/cluster.sh $(B)
+
+run-cluster-stop:
+	@sh scripts/cluster.sh --stop
 
 # ---- tests ----
 # T=name runs tests/test_name (or stress_name) alone.
