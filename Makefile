@@ -155,14 +155,14 @@ endif
 # The sanitizer passes: results go to a log that the final run adds to its
 # count. AddressSanitizer runs every test, the integration tests with real
 # daemons built with ASan (crashes included); UBSan the unit tests; TSan
-# the stress tests and three integration tests against a TSan daemon
+# the stress tests and four integration tests (three tiers among them) against a TSan daemon
 # (tests/tsan.supp silences only the uninstrumented libzmq and protobuf-c;
 # a race in our code stops the daemon and fails its test).
 UNIT_TESTS := $(filter-out $(B)/tests/test_it_%,$(TESTS))
 ifeq ($(SANITIZE),address)
 SAN_SEL := $(TESTS)
 else ifeq ($(SANITIZE),thread)
-SAN_SEL := $(STRESS) $(filter %/test_it_protocol %/test_it_events %/test_it_crash,$(TESTS))
+SAN_SEL := $(STRESS) $(filter %/test_it_protocol %/test_it_events %/test_it_crash %/test_it_tiers,$(TESTS))
 else
 SAN_SEL := $(UNIT_TESTS)
 endif
