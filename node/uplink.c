@@ -145,13 +145,14 @@ static uint64_t send_window(node_uplink *u)
 		return 0;
 	if (sto_outbox_info_get(t, &info) == 0) {
 		end = info.next;
-		if (u->welcomed && !u->halted && info.entries > 0 && u->next < info.first) {
+		uint64_t held = info.entries > 0 ? info.first : info.next; /* the oldest entry still here */
+		if (u->welcomed && !u->halted && u->next < held) {
 			/* The city acknowledged entries that it no longer has. */
 			char m[256];
 			snprintf(m, sizeof m,
 				 "the city expects entry %llu but this outbox starts at %llu: the city lost entries it "
 				 "had acknowledged (restored from a backup?); its totals for this district are short",
-				 (unsigned long long)u->next, (unsigned long long)info.first);
+				 (unsigned long long)u->next, (unsigned long long)held);
 			u->halted = true;
 			set_state(u, "city behind", m);
 		}
