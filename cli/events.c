@@ -17,7 +17,7 @@
 
 static const char events_help[] =
 	"usage: ecoroll events [--control EP] [--meter CODE] [--type T] [--entity CODE] [--after ID]\n"
-	"                      [--limit N] [--json]\n"
+	"                      [--limit N] [--node NAME] [--json]\n"
 	"       ecoroll events accept [--control EP] ID\n"
 	"\n"
 	"Lists meter events: resets (a cumulative register fell: the step added 0),\n"
@@ -32,6 +32,9 @@ static const char events_help[] =
 	"column is the node, t0 the oldest entry's time, v0 the bytes held, v1 the\n"
 	"limit in bytes, amount the entries.\n"
 	"  --type T        reset, spike, replacement, warning or outbox\n"
+	"  --node NAME     on a city node: the events district node NAME stored and\n"
+	"                  forwarded (its own ids and statuses, latest state); '*' for\n"
+	"                  every district node's. Each line then starts with the node.\n"
 	"  --entity CODE   the warnings of one enterprise, district or the city\n";
 
 static const char replace_help[] =
@@ -116,6 +119,10 @@ static void print_warning(const pb_event *e, size_t i, bool json)
 			      e->rule, e->ytd, e->expected, e->projected, e->budget};
 	printf("%s\n{\"id\":%" PRIu64 ",\"type\":\"warning\",\"year\":%d,\"time\":%" PRId64 ",\"created\":%" PRId64,
 	       i ? "," : "", e->id, (int)e->year, e->t0, e->created);
+	if (e->node[0]) {
+		fputs(",\"node\":", stdout);
+		cli_json_str(stdout, e->node);
+	}
 	for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
 		printf(",\"%s\":", names[k]);
 		cli_json_str(stdout, vals[k]);
@@ -125,15 +132,15 @@ static void print_warning(const pb_event *e, size_t i, bool json)
 
 int cli_events(int argc, char **argv)
 {
-	enum { O_CONTROL = 256, O_METER, O_AFTER, O_LIMIT, O_JSON, O_TYPE, O_ENTITY };
+	enum { O_CONTROL = 256, O_METER, O_AFTER, O_LIMIT, O_JSON, O_TYPE, O_ENTITY, O_NODE };
 	static const struct option lo[] = {
 		{"control", required_argument, NULL, O_CONTROL}, {"meter", required_argument, NULL, O_METER},
 		{"type", required_argument, NULL, O_TYPE},	 {"entity", required_argument, NULL, O_ENTITY},
 		{"after", required_argument, NULL, O_AFTER},	 {"limit", required_argument, NULL, O_LIMIT},
 		{"json", no_argument, NULL, O_JSON},		 {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{"node", required_argument, NULL, O_NODE},	 {NULL, 0, NULL, 0},
 	};
-	const char *control = cli_control_default(), *meter = "", *type = "", *entity = "";
+	const char *control = cli_control_default(), *meter = "", *type = "", *entity = "", *node = "";
 	uint64_t after = 0, limit = 0;
 	bool json = false;
 	pb_msg req = {.type = PB_EVENTS_REQUEST}, rep;
@@ -145,6 +152,7 @@ int cli_events(int argc, char **argv)
 		case O_METER: meter = optarg; break;
 		case O_TYPE: type = optarg; break;
 		case O_ENTITY: entity = optarg; break;
+		case O_NODE: node = optarg; break;
 		case O_AFTER:
 			if (!cli_parse_u64(optarg, 0, UINT64_MAX, &after))
 				return cli_usage_error("events", "--after takes an event id");
@@ -167,6 +175,7 @@ int cli_events(int argc, char **argv)
 	req.u.events_request.limit = (uint32_t)limit;
 	req.u.events_request.type = type;
 	req.u.events_request.entity = entity;
+	req.u.events_request.node = node;
 	if (request("events", control, &req, &rep) != 0)
 		return CLI_EXIT_FATAL;
 	if (rep.type != PB_EVENTS_REPLY || !rep.u.events_reply.ok) {
@@ -179,8 +188,8 @@ int cli_events(int argc, char **argv)
 	if (json)
 		fputs("{\"events\":[", stdout);
 	else if (r->nevents > 0)
-		printf("%-6s %-12s %-9s %-16s %-20s %-20s %14s %14s %14s\n", "id", "type", "status", "meter",
-		       "t0 (UTC)", "t1 (UTC)", "v0", "v1", "amount");
+		printf("%s%-6s %-12s %-9s %-16s %-20s %-20s %14s %14s %14s\n", node[0] ? "node         " : "", "id", "type",
+		       "status", "meter", "t0 (UTC)", "t1 (UTC)", "v0", "v1", "amount");
 	for (size_t i = 0; i < r->nevents; i++) {
 		const pb_event *e = &r->events[i];
 		char t0[40], t1[40], v0[32], v1[32], amt[32];
@@ -189,6 +198,8 @@ int cli_events(int argc, char **argv)
 		er_fx_format(e->v0, v0, sizeof v0);
 		er_fx_format(e->v1, v1, sizeof v1);
 		er_fx_format(e->amount, amt, sizeof amt);
+		if (node[0] && !json)
+			printf("%-12s ", e->node);
 		if (strcmp(e->type, "warning") == 0) {
 			print_warning(e, i, json);
 			continue;
@@ -200,6 +211,10 @@ int cli_events(int argc, char **argv)
 			cli_json_str(stdout, e->status);
 			fputs(",\"meter\":", stdout);
 			cli_json_str(stdout, e->meter);
+			if (e->node[0]) {
+				fputs(",\"node\":", stdout);
+				cli_json_str(stdout, e->node);
+			}
 			printf(",\"t0\":%" PRId64 ",\"t1\":%" PRId64 ",\"v0\":\"%s\",\"v1\":\"%s\",\"amount\":\"%s\","
 			       "\"created\":%" PRId64 ",\"resolved\":%" PRId64 "}",
 			       e->t0, e->t1, v0, v1, amt, e->created, e->resolved);

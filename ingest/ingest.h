@@ -120,6 +120,16 @@ typedef struct ing_rollup_rec {
 	uint64_t district;
 } ing_rollup_rec;
 
+/* An event of a RollupBatch (a city node), logged for the store thread:
+ * the district node (er_key of its name), the district's event id, then
+ * len bytes of the event as the district stored it. */
+#define ING_REC_EVENT (AGG_REC_USER + 3)
+typedef struct ing_event_rec {
+	uint64_t node, id;
+	uint32_t len;
+	/* then len bytes */
+} ing_event_rec;
+
 /* ---- district ownership (a city node) ----
  *
  * Which district node owns each district: a district node's announcement

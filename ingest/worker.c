@@ -15,6 +15,7 @@
 #include "ingest.h"
 #include "econ.h"
 #include "meter.h"
+#include "outbox.h"
 
 #include <ck_hs.h>
 #include <errno.h>
@@ -585,6 +586,25 @@ static int check_econ(ing_worker *w, uint32_t id, const uint8_t *bytes, ing_econ
 	return 0;
 }
 
+/* An event of a RollupBatch: 8 bytes of id, then the stored event. */
+static int log_event(agg_delta *t, int wid, uint64_t node, const uint8_t *ev, size_t len)
+{
+	size_t n = sizeof(ing_event_rec) + len - 8;
+	uint8_t *buf = malloc(n);
+	ing_event_rec r = {.node = node, .len = (uint32_t)(len - 8)};
+	int rc;
+
+	if (buf == NULL)
+		return ER_ENOMEM;
+	for (int k = 0; k < 8; k++)
+		r.id = r.id << 8 | ev[k];
+	memcpy(buf, &r, sizeof r);
+	memcpy(buf + sizeof r, ev + 8, len - 8);
+	rc = agg_delta_log(t, wid, ING_REC_EVENT, buf, n);
+	free(buf);
+	return rc;
+}
+
 /* A RollupBatch: one outbox entry of a district node. It is applied whole
  * or refused whole: a refusal (DENIED) leaves the high-water mark where it
  * was, so the district's uplink stops at that entry and keeps it, and the
@@ -670,17 +690,28 @@ static void on_rollup(ing_worker *w, void *out, zmq_msg_t *id, const pb_rollup_b
 			goto refuse;
 		}
 	}
+	for (size_t i = 0; i < b->nevents; i++) {
+		if (b->event_len[i] < 8 || b->event_len[i] - 8 > UINT32_MAX ||
+		    !sto_event_raw_valid(b->events[i] + 8, b->event_len[i] - 8)) {
+			snprintf(msg, sizeof msg, "event %zu: not an event this node can store", i + 1);
+			goto refuse;
+		}
+	}
 	for (size_t i = 0; i < b->nrows; i++)
 		if (agg_delta_log(t, w->id, ING_REC_ROLLUP, &recs[i], sizeof recs[i]) != 0)
 			abort(); /* out of memory with half a batch applied */
 	for (size_t i = 0; i < b->necon; i++)
 		if (agg_delta_log(t, w->id, ING_REC_ECON, &econ[i], sizeof econ[i]) != 0)
 			abort(); /* out of memory with half a batch applied */
+	uint64_t node_key = er_key(b->sender, strlen(b->sender));
+	for (size_t i = 0; i < b->nevents; i++)
+		if (log_event(t, w->id, node_key, b->events[i], b->event_len[i]) != 0)
+			abort(); /* out of memory with half a batch applied */
 	pb_msg m = {.type = PB_ACK};
 	m.u.ack.seq = b->seq;
 	m.u.ack.status = PB_ST_OK;
 	m.u.ack.expected = b->seq + 1;
-	m.u.ack.accepted = b->nrows + b->necon;
+	m.u.ack.accepted = b->nrows + b->necon + b->nevents;
 	uint8_t *ack;
 	size_t acklen;
 	if (pb_encode(&m, &ack, &acklen) != 0 || log_ack(t, w->id, snd, b->seq, id, ack, acklen) != 0)

@@ -159,6 +159,9 @@ static void do_status(node *n, pb_msg *reply, struct status_buf *b)
 
 struct ev_list {
 	node *n;
+	uint64_t after; /* forwarded events: ids after this */
+	sto_warning *warns; /* forwarded warnings' details, parallel to ev */
+	char (*nodes)[ING_SENDER_MAX + 1]; /* forwarded events: the node's name, parallel to ev */
 	uint64_t only; /* a meter's key (or, for warnings, an entity's), 0 for all */
 	int type;      /* 0 for all */
 	uint32_t limit;
@@ -201,6 +204,50 @@ static int on_event(void *ctx, const sto_event *e)
 	return 0;
 }
 
+/* A district node's forwarded event (a city node): the same filters and
+ * fields as the node's own, and the node's name. */
+static int on_remote(void *ctx, uint64_t node_key, const sto_event *e, const sto_warning *w)
+{
+	struct ev_list *l = ctx;
+	size_t at = l->count, cap = l->cap;
+
+	if (e->id <= l->after)
+		return 0;
+	if (on_event(ctx, e) != 0)
+		return 1;
+	if (l->count == at)
+		return 0; /* filtered out */
+	if (l->cap != cap || l->warns == NULL) {
+		sto_warning *ws = realloc(l->warns, l->cap * sizeof *ws);
+		char(*ns)[ING_SENDER_MAX + 1] = realloc(l->nodes, l->cap * sizeof *ns);
+		if (ws != NULL)
+			l->warns = ws;
+		if (ns != NULL)
+			l->nodes = ns;
+		if (ws == NULL || ns == NULL) {
+			l->count = at;
+			return 1;
+		}
+	}
+	memset(&l->warns[at], 0, sizeof l->warns[at]);
+	if (w != NULL)
+		l->warns[at] = *w;
+	l->nodes[at][0] = 0;
+	for (uint32_t id = 1; l->n->owners != NULL; id++) {
+		char name[ING_SENDER_MAX + 1];
+		ing_owners_name(l->n->owners, id, name, sizeof name);
+		if (name[0] == 0)
+			break;
+		if (er_key(name, strlen(name)) == node_key) {
+			memcpy(l->nodes[at], name, sizeof name);
+			break;
+		}
+	}
+	if (e->type == STO_EV_OUTBOX)
+		l->ev[at].meter = l->nodes[at];
+	return 0;
+}
+
 static void do_events(node *n, const pb_events_request *q, pb_msg *reply, struct ev_list *l, node_warn_text **wt,
 		      char *err, size_t cap)
 {
@@ -240,11 +287,24 @@ static void do_events(node *n, const pb_events_request *q, pb_msg *reply, struct
 		reply->u.events_reply.error = "store unavailable";
 		return;
 	}
-	sto_events_each(t, q->after_id, on_event, l);
+	if (q->node[0] != 0) {
+		/* what district nodes forwarded: node '*' for all of them */
+		l->after = q->after_id;
+		sto_remote_events_each(t, strcmp(q->node, "*") == 0 ? 0 : er_key(q->node, strlen(q->node)), on_remote, l);
+	} else {
+		sto_events_each(t, q->after_id, on_event, l);
+	}
 	*wt = calloc(l->count ? l->count : 1, sizeof **wt);
-	for (size_t i = 0; *wt && i < l->count; i++)
-		if (strcmp(l->ev[i].type, "warning") == 0)
+	for (size_t i = 0; *wt && i < l->count; i++) {
+		if (l->nodes != NULL)
+			l->ev[i].node = l->nodes[i];
+		if (strcmp(l->ev[i].type, "warning") != 0)
+			continue;
+		if (q->node[0] != 0)
+			node_warn_detail(n, &l->warns[i], &l->ev[i], &(*wt)[i]);
+		else
 			node_warn_event(n, t, &l->ev[i], &(*wt)[i]);
+	}
 	sto_abort(t);
 	ck_epoch_end(rec, NULL);
 	reply->u.events_reply.ok = true;
@@ -339,7 +399,7 @@ static void do_econ_import(node *n, const pb_econ_import *in, pb_msg *reply, cha
 			}
 		}
 		if (rc == 0 && nob > 0)
-			rc = node__outbox_put(n, t, NULL, 0, ob, nob, NULL);
+			rc = node__outbox_put(n, t, NULL, 0, &(node_outbox_extra){.econ = ob, .necon = nob});
 		rc = rc == 0 ? sto_commit(t) : (sto_abort(t), rc);
 		t = NULL;
 		if (rc != ER_EFULL || sto_grow(n->store) != 0)
@@ -520,6 +580,8 @@ static void handle(node *n, void *sock, zmq_msg_t *id, zmq_msg_t *body)
 		free(sb->sl.s);
 	free(sb);
 	free(evl.ev);
+	free(evl.warns);
+	free(evl.nodes);
 	free(wt);
 	if (rc == 0)
 		pb_msg_fini(&req);

@@ -72,6 +72,14 @@ struct node_flusher {
 	size_t nob, capob;
 	uint8_t *obecon;      /* and economic figures stored (PB_ECON_BYTES each) */
 	size_t nobecon, capobecon;
+	uint64_t *evids;      /* and the events this attempt put, new or changed */
+	size_t nevids, capevids;
+	uint8_t *evbuf;	      /* those events as sent (collect_events) */
+	size_t nevbuf, capevbuf;
+	const uint8_t **evp;
+	size_t *evlen, capevp;
+	ing_event_rec **rev;  /* a city node: district nodes' events */
+	size_t nrev, caprev;
 	sto_batch *meter, *ent, *upper; /* meter day..year; enterprise; district and city */
 	sto_txn *txn;
 	int rc;		   /* first error of the commit in progress */
@@ -140,6 +148,13 @@ void node_flusher_free(node_flusher *f)
 	free(f->roll);
 	free(f->ob);
 	free(f->obecon);
+	free(f->evids);
+	free(f->evbuf);
+	free(f->evp);
+	free(f->evlen);
+	for (size_t i = 0; i < f->nrev; i++)
+		free(f->rev[i]);
+	free(f->rev);
 	for (node_cmd *c = f->active, *next; c != NULL; c = next) {
 		next = c->next;
 		free(c);
@@ -179,6 +194,13 @@ static void on_log(void *ctx, int w, int type, const void *rec, size_t len)
 	} else if (type == ING_REC_ECON && len == sizeof(ing_econ_rec)) {
 		GROW(f->econ, f->necon, f->capecon);
 		memcpy(&f->econ[f->necon++], rec, sizeof(ing_econ_rec));
+	} else if (type == ING_REC_EVENT && len > sizeof(ing_event_rec)) {
+		ing_event_rec *r = malloc(len);
+		if (r == NULL)
+			abort(); /* losing pending data is worse than stopping: senders resend */
+		memcpy(r, rec, len);
+		GROW(f->rev, f->nrev, f->caprev);
+		f->rev[f->nrev++] = r;
 	} else if (type == ING_REC_ROLLUP && len == sizeof(ing_rollup_rec)) {
 		GROW(f->roll, f->nroll, f->caproll);
 		memcpy(&f->roll[f->nroll++], rec, sizeof(ing_rollup_rec));
@@ -410,6 +432,25 @@ static void to_pending(void *ctx, uint64_t key, const agg_sample *smp)
 	f->np++;
 }
 
+/* Every event the store thread puts goes through here: on a district node
+ * its id is kept, and the event, as stored, travels to the city with this
+ * commit's outbox entries. */
+static void forward_event(node_flusher *f, uint64_t id)
+{
+	if (f->n->role != NODE_DISTRICT)
+		return;
+	GROW(f->evids, f->nevids, f->capevids);
+	f->evids[f->nevids++] = id;
+}
+
+static int put_event(node_flusher *f, const sto_event *e)
+{
+	int rc = sto_event_put(f->txn, e);
+	if (rc == 0)
+		forward_event(f, e->id);
+	return rc;
+}
+
 static int write_events(node_flusher *f)
 {
 	node *n = f->n;
@@ -432,7 +473,7 @@ static int write_events(node_flusher *f)
 					.series = s->h.key, .t0 = r->t0, .t1 = r->t1, .v0 = r->v0, .v1 = r->v1,
 					.amount = r->amount, .created = f->now};
 		}
-		if ((rc = sto_event_put(f->txn, &e)) != 0)
+		if ((rc = put_event(f, &e)) != 0)
 			return rc;
 	}
 	return 0;
@@ -480,7 +521,7 @@ static int cmd_accept(node_flusher *f, node_cmd *c)
 	agg_apportion_to(to_pending, f, s->idx, e.t0, e.t1, e.amount, n->cfg.utc_offset_s, 0);
 	e.status = STO_EV_ACCEPTED;
 	e.resolved = f->now;
-	if ((rc = sto_event_put(f->txn, &e)) != 0)
+	if ((rc = put_event(f, &e)) != 0)
 		return rc;
 	er_fx_format(e.amount, amt, sizeof amt);
 	say(c, true, "accepted spike %llu: %s %s added to %s", (unsigned long long)e.id, amt,
@@ -525,7 +566,7 @@ static int cmd_replacement(node_flusher *f, node_cmd *c)
 				.series = c->series, .t0 = c->ts, .v0 = c->old_final, .v1 = c->new_initial,
 				.created = f->now};
 		c->new_id = e.id;
-		return sto_event_put(f->txn, &e);
+		return put_event(f, &e);
 	}
 	/* Phase 2: a reading across ts may have been applied before the
 	 * replacement was known: it raised a reset that added 0. */
@@ -542,7 +583,7 @@ static int cmd_replacement(node_flusher *f, node_cmd *c)
 	agg_apportion_to(to_pending, f, s->idx, rf.found.t0, rf.found.t1, corr, n->cfg.utc_offset_s, 0);
 	rf.found.status = STO_EV_APPLIED;
 	rf.found.resolved = f->now;
-	if ((rc = sto_event_put(f->txn, &rf.found)) != 0)
+	if ((rc = put_event(f, &rf.found)) != 0)
 		return rc;
 	if ((rc = sto_event_get(f->txn, c->new_id, &e)) != 0)
 		return rc;
@@ -550,7 +591,7 @@ static int cmd_replacement(node_flusher *f, node_cmd *c)
 	e.t1 = rf.found.t1;
 	e.amount = corr;
 	e.resolved = f->now;
-	if ((rc = sto_event_put(f->txn, &e)) != 0)
+	if ((rc = put_event(f, &e)) != 0)
 		return rc;
 	er_fx_format(corr, amt, sizeof amt);
 	say(c, true, "replacement of %s registered as event %llu; it resolved reset %llu: %s %s added", s->code,
@@ -569,7 +610,11 @@ static int run_commands(node_flusher *f)
 		switch (c->type) {
 		case NODE_CMD_ACCEPT: rc = cmd_accept(f, c); break;
 		case NODE_CMD_REPLACEMENT: rc = cmd_replacement(f, c); break;
-		default: rc = node__warn_apply(f->txn, c, &f->try_id); break; /* warnings (node/warn.c) */
+		default: /* warnings (node/warn.c) */
+			rc = node__warn_apply(f->txn, c, &f->try_id);
+			if (rc == 0 && c->ok)
+				forward_event(f, c->type == NODE_CMD_WARNING ? c->new_id : c->event_id);
+			break;
 		}
 	}
 	ck_epoch_end(rec, NULL);
@@ -628,19 +673,83 @@ static void take_commands(node_flusher *f)
 	pthread_mutex_unlock(&n->cmd_lock);
 }
 
-/* A district node: this commit's rows and figures go to the outbox, and
- * the outbox's depth is judged against its limit: crossing it either way
- * is an event (type outbox: v0 the bytes held, v1 the limit, amount the
- * entries, t0 the oldest entry's time; open = over the limit, applied =
- * back under), so an operator hears of a city that is away long before
- * the disk fills. */
+static int cmp_id(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The events kept by forward_event, each as its id (8 bytes, big-endian)
+ * and its value as stored now (its latest state), copied out of the
+ * transaction (later writes may move the pages it points into) into
+ * f->evbuf; the extra's arrays point into it. */
+static int collect_events(node_flusher *f, node_outbox_extra *x)
+{
+	size_t w = 0;
+
+	qsort(f->evids, f->nevids, sizeof *f->evids, cmp_id);
+	for (size_t i = 0; i < f->nevids; i++)
+		if (w == 0 || f->evids[w - 1] != f->evids[i])
+			f->evids[w++] = f->evids[i];
+	f->nevids = w;
+	if (f->nevids > f->capevp) {
+		const uint8_t **p = realloc(f->evp, f->nevids * sizeof *p);
+		if (p != NULL)
+			f->evp = p;
+		size_t *l = realloc(f->evlen, f->nevids * sizeof *l);
+		if (l != NULL)
+			f->evlen = l;
+		if (p == NULL || l == NULL)
+			return ER_ENOMEM;
+		f->capevp = f->nevids;
+	}
+	f->nevbuf = 0;
+	for (size_t i = 0; i < f->nevids; i++) {
+		const void *v;
+		size_t len;
+		int rc = sto_event_raw(f->txn, f->evids[i], &v, &len);
+		if (rc != 0)
+			return rc;
+		if (f->nevbuf + 8 + len > f->capevbuf) {
+			size_t cap = f->capevbuf ? f->capevbuf : 4096;
+			while (cap < f->nevbuf + 8 + len)
+				cap *= 2;
+			uint8_t *b = realloc(f->evbuf, cap);
+			if (b == NULL)
+				return ER_ENOMEM;
+			f->evbuf = b;
+			f->capevbuf = cap;
+		}
+		for (int k = 0; k < 8; k++) /* the id, big-endian */
+			f->evbuf[f->nevbuf + (size_t)k] = (uint8_t)(f->evids[i] >> (56 - 8 * k));
+		memcpy(f->evbuf + f->nevbuf + 8, v, len);
+		f->evlen[i] = 8 + len;
+		f->nevbuf += 8 + len;
+	}
+	/* pointers last: evbuf may have moved while it grew */
+	for (size_t i = 0, at = 0; i < f->nevids; at += f->evlen[i], i++)
+		f->evp[i] = f->evbuf + at;
+	x->events = f->evp;
+	x->event_len = f->evlen;
+	x->nevents = f->nevids;
+	return 0;
+}
+
+/* A district node: this commit's rows, figures and events go to the
+ * outbox, and the outbox's depth is judged against its limit: crossing it
+ * either way is an event (type outbox: v0 the bytes held, v1 the limit,
+ * amount the entries, t0 the oldest entry's time; open = over the limit,
+ * applied = back under), so an operator hears of a city that is away long
+ * before the disk fills. That event follows in an entry of its own. */
 static int write_outbox(node_flusher *f)
 {
 	node *n = f->n;
 	sto_outbox_info info;
-	int rc = node__outbox_put(n, f->txn, f->ob, f->nob, f->obecon, f->nobecon, NULL);
+	node_outbox_extra x = {.econ = f->obecon, .necon = f->nobecon};
+	int rc;
 
-	if (rc != 0 || (rc = sto_outbox_info_get(f->txn, &info)) != 0)
+	if ((rc = collect_events(f, &x)) != 0 || (rc = node__outbox_put(n, f->txn, f->ob, f->nob, &x)) != 0 ||
+	    (rc = sto_outbox_info_get(f->txn, &info)) != 0)
 		return rc;
 	uint64_t limit = n->cfg.outbox_limit_kb << 10;
 	bool over = info.bytes > limit;
@@ -651,7 +760,11 @@ static int write_outbox(node_flusher *f)
 		       /* counts in the fixed point of every event figure, so they print as whole numbers */
 		       .v0 = (er_fx)info.bytes * ER_FX_SCALE, .v1 = (er_fx)limit * ER_FX_SCALE,
 		       .amount = (er_fx)info.entries * ER_FX_SCALE, .created = f->now};
-	if ((rc = sto_event_put(f->txn, &e)) != 0 || (rc = sto_outbox_set_over_limit(f->txn, over)) != 0)
+	f->nevids = 0;
+	if ((rc = put_event(f, &e)) != 0 || (rc = sto_outbox_set_over_limit(f->txn, over)) != 0)
+		return rc;
+	x = (node_outbox_extra){0};
+	if ((rc = collect_events(f, &x)) != 0 || (rc = node__outbox_put(n, f->txn, NULL, 0, &x)) != 0)
 		return rc;
 	atomic_fetch_add_explicit(&n->c[NODE_C_OUTBOX_EVENTS], 1, memory_order_relaxed);
 	er_log(over ? ER_LOG_WARN : ER_LOG_INFO,
@@ -667,6 +780,7 @@ static int write_pending(node_flusher *f)
 	int rc;
 
 	f->rc = 0;
+	f->nevids = 0;
 	f->np = f->np_base; /* corrections are recomputed on every attempt */
 	f->try_id = f->next_id;
 	f->now = er_now();
@@ -678,6 +792,12 @@ static int write_pending(node_flusher *f)
 	f->nob = 0;
 	if ((rc = merge_meter_hours(f)) != 0)
 		return rc;
+	for (size_t i = 0; i < f->nrev; i++) {
+		const ing_event_rec *r = f->rev[i];
+		rc = sto_remote_event_put(f->txn, r->node, r->id, r + 1, r->len);
+		if (rc != 0 && rc != ER_EINVAL) /* EINVAL: cannot happen, the worker checked it */
+			return rc;
+	}
 	/* A city node: district nodes' rows join its own meters' gains here,
 	 * enterprise rows tagged with their district like add_enterprise's. */
 	for (size_t i = 0; i < f->nroll; i++) {
@@ -727,7 +847,7 @@ static int commit_pending(node_flusher *f)
 	int rc;
 
 	take_commands(f);
-	if (f->np == 0 && f->ncur == 0 && f->nacks == 0 && f->nev == 0 && f->necon == 0 && f->nroll == 0 &&
+	if (f->np == 0 && f->ncur == 0 && f->nacks == 0 && f->nev == 0 && f->necon == 0 && f->nroll == 0 && f->nrev == 0 &&
 	    f->active == NULL && !atomic_exchange_explicit(&n->outbox_recheck, false, memory_order_relaxed))
 		return 0;
 	combine_pending(f);
@@ -768,6 +888,9 @@ static int commit_pending(node_flusher *f)
 	}
 	atomic_fetch_add_explicit(&n->c[NODE_C_ACKS_SENT], f->nacks, memory_order_relaxed);
 	f->np = f->np_base = f->ncur = f->nacks = f->nev = f->necon = f->nroll = 0;
+	for (size_t i = 0; i < f->nrev; i++)
+		free(f->rev[i]);
+	f->nrev = 0;
 	f->next_id = f->try_id;
 	finish_commands(f);
 	return 0;

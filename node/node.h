@@ -194,6 +194,8 @@ typedef struct node_warn_text {
 	char entity[64], rule[96], ytd[48], expected[48], projected[48], budget[48];
 } node_warn_text;
 void node_warn_event(node *n, sto_txn *t, pb_event *o, node_warn_text *x);
+/* The same from a warning already read (a district node's, on a city node). */
+void node_warn_detail(node *n, const sto_warning *w, pb_event *o, node_warn_text *x);
 /* Imports warnings.budgets, when configured (at start). */
 int node_budgets_load(node *n, char *err, size_t cap);
 /* Store thread: applies a NODE_CMD_WARNING or NODE_CMD_WARN_PUBLISHED in
@@ -207,13 +209,21 @@ int node__tce_of(node *n, sto_txn *t, int level, uint64_t key, int64_t from, int
 
 /* tiers.c: the outbox, announcements and ownership (README "Three tiers").
  *
- * node__outbox_put appends rows, economic figures (store/econ.h layout,
- * PB_ECON_BYTES each) or an announcement to the outbox inside t, split into
- * entries of at most uplink.batch_rows rows; any write transaction may
+ * node__outbox_put appends rows and the extras (economic figures in the
+ * store/econ.h layout, PB_ECON_BYTES each; events as an 8-byte big-endian
+ * id then the stored value; an announcement) to the outbox inside t, split
+ * into entries of at most uplink.batch_rows rows; any write transaction may
  * call it on a district node. node__announce appends the whole registry as
  * an announcement when it differs from the last one announced. */
-int node__outbox_put(node *n, sto_txn *t, const pb_rollup_row *rows, size_t nrows, const uint8_t *econ,
-		     size_t necon, const pb_registry_import *reg);
+typedef struct node_outbox_extra {
+	const uint8_t *econ;
+	size_t necon;
+	const uint8_t *const *events;
+	const size_t *event_len;
+	size_t nevents;
+	const pb_registry_import *reg;
+} node_outbox_extra;
+int node__outbox_put(node *n, sto_txn *t, const pb_rollup_row *rows, size_t nrows, const node_outbox_extra *x);
 int node__announce(node *n, sto_txn *t);
 /* Appends an economic figure, stored at this node, to *buf (n of *cap
  * figures, PB_ECON_BYTES each) for node__outbox_put; city figures stay. */

@@ -31,8 +31,7 @@
 
 /* ---- district: the outbox ---- */
 
-static int outbox_entry(node *n, sto_txn *t, const pb_rollup_row *rows, size_t nrows, const uint8_t *econ,
-			size_t necon, const pb_registry_import *reg)
+static int outbox_entry(node *n, sto_txn *t, const pb_rollup_row *rows, size_t nrows, const node_outbox_extra *x)
 {
 	sto_outbox_info info;
 	uint8_t *buf;
@@ -48,11 +47,16 @@ static int outbox_entry(node *n, sto_txn *t, const pb_rollup_row *rows, size_t n
 	b->created = er_now();
 	b->rows = rows;
 	b->nrows = nrows;
-	b->econ = econ;
-	b->necon = necon;
-	if (reg != NULL) {
-		b->has_registry = true;
-		b->registry = *reg;
+	if (x != NULL) {
+		b->econ = x->econ;
+		b->necon = x->necon;
+		b->events = x->events;
+		b->event_len = x->event_len;
+		b->nevents = x->nevents;
+		if (x->reg != NULL) {
+			b->has_registry = true;
+			b->registry = *x->reg;
+		}
 	}
 	if ((rc = pb_encode(&m, &buf, &len)) != 0)
 		return rc;
@@ -63,26 +67,32 @@ static int outbox_entry(node *n, sto_txn *t, const pb_rollup_row *rows, size_t n
 	return rc;
 }
 
-int node__outbox_put(node *n, sto_txn *t, const pb_rollup_row *rows, size_t nrows, const uint8_t *econ,
-		     size_t necon, const pb_registry_import *reg)
+int node__outbox_put(node *n, sto_txn *t, const pb_rollup_row *rows, size_t nrows, const node_outbox_extra *x)
 {
 	size_t per = n->cfg.uplink_batch_rows, i = 0;
+	node_outbox_extra last = {0};
 	int rc = 0;
 
-	if (nrows == 0 && necon == 0 && reg == NULL)
-		return 0;
+	if (x != NULL) {
+		last = *x;
+		last.reg = NULL;
+	}
 	/* The announcement rides alone: it is refused or taken as a whole,
 	 * and rows behind it wait for it either way. */
-	if (reg != NULL && (rc = outbox_entry(n, t, NULL, 0, NULL, 0, reg)) != 0)
-		return rc;
-	while (rc == 0 && (i < nrows || (i == 0 && necon > 0))) {
-		size_t take = nrows - i < per ? nrows - i : per;
-		bool last = i + take >= nrows;
-		rc = outbox_entry(n, t, rows + i, take, last ? econ : NULL, last ? necon : 0, NULL);
-		i += take;
-		if (last)
-			break;
+	if (x != NULL && x->reg != NULL) {
+		node_outbox_extra a = {.reg = x->reg};
+		if ((rc = outbox_entry(n, t, NULL, 0, &a)) != 0)
+			return rc;
 	}
+	if (nrows == 0 && last.necon == 0 && last.nevents == 0)
+		return 0;
+	/* Rows in entries of `per`; the figures and events with the last. */
+	do {
+		size_t take = nrows - i < per ? nrows - i : per;
+		bool end = i + take >= nrows;
+		rc = outbox_entry(n, t, rows ? rows + i : NULL, take, end ? &last : NULL);
+		i += take;
+	} while (rc == 0 && i < nrows);
 	return rc;
 }
 
@@ -130,7 +140,8 @@ int node__announce(node *n, sto_txn *t)
 		.stations_csv = text[AGG_F_STATIONS] ? text[AGG_F_STATIONS] : "",
 		.origin = n->cfg.name,
 	};
-	if ((rc = node__outbox_put(n, t, NULL, 0, NULL, 0, &reg)) == 0)
+	node_outbox_extra x = {.reg = &reg};
+	if ((rc = node__outbox_put(n, t, NULL, 0, &x)) == 0)
 		rc = sto_outbox_set_announced(t, fp);
 	if (rc == 0)
 		er_log(ER_LOG_INFO, "uplink: registry announced to the city (outbox entry %llu)",

@@ -418,6 +418,12 @@ void node_warn_event(node *n, sto_txn *t, pb_event *o, node_warn_text *x)
 	sto_warning w;
 	if (sto_warning_get(t, o->id, &w) != 0)
 		return;
+	node_warn_detail(n, &w, o, x);
+}
+
+void node_warn_detail(node *n, const sto_warning *wp, pb_event *o, node_warn_text *x)
+{
+	sto_warning w = *wp;
 	fmt_figures(&w, x->ytd, x->expected, x->projected, x->budget);
 	agg_warn_rule_text(w.rule, n->warn->rules.yellow_limit_micro, x->rule, sizeof x->rule);
 	snprintf(x->entity, sizeof x->entity, "%s", code_of(n, &w));

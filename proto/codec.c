@@ -243,7 +243,7 @@ static int dec_status_reply(const Ecoroll__StatusReply *s, pb_msg *out)
 static int dec_rollup_batch(const Ecoroll__RollupBatch *b, pb_msg *out)
 {
 	pb_rollup_batch *o = &out->u.rollup_batch;
-	size_t n = b->n_level, total = 0, roff = 0, eoff = 0;
+	size_t n = b->n_level, total = 0, roff = 0, eoff = 0, voff = 0, loff = 0;
 	pb_rollup_row *rows = NULL;
 	uint8_t *econ = NULL;
 	char *block = NULL;
@@ -269,7 +269,9 @@ static int dec_rollup_batch(const Ecoroll__RollupBatch *b, pb_msg *out)
 	if (!o->columns_agree)
 		return 0;
 	if (!layout_add(&total, n, sizeof(*rows), _Alignof(pb_rollup_row), &roff) ||
-	    !layout_add(&total, b->n_econ, PB_ECON_BYTES, 1, &eoff))
+	    !layout_add(&total, b->n_econ, PB_ECON_BYTES, 1, &eoff) ||
+	    !layout_add(&total, b->n_events, sizeof(uint8_t *), _Alignof(uint8_t *), &voff) ||
+	    !layout_add(&total, b->n_events, sizeof(size_t), _Alignof(size_t), &loff))
 		return ER_ENOMEM;
 	if (total > 0 && (block = malloc(total)) == NULL)
 		return ER_ENOMEM;
@@ -283,6 +285,18 @@ static int dec_rollup_batch(const Ecoroll__RollupBatch *b, pb_msg *out)
 					  .members = b->members[i], .complete = b->complete[i]};
 	for (size_t i = 0; i < b->n_econ; i++)
 		memcpy(econ + i * PB_ECON_BYTES, b->econ[i].data, PB_ECON_BYTES);
+	if (b->n_events > 0) {
+		/* zero copy: the events stay in the unpacked message */
+		const uint8_t **ev = (const uint8_t **)(void *)(block + voff);
+		size_t *evlen = (size_t *)(void *)(block + loff);
+		for (size_t i = 0; i < b->n_events; i++) {
+			ev[i] = b->events[i].data;
+			evlen[i] = b->events[i].len;
+		}
+		o->events = ev;
+		o->event_len = evlen;
+		o->nevents = b->n_events;
+	}
 	out->extra_ = block;
 	o->nrows = n;
 	o->rows = rows;
@@ -326,6 +340,7 @@ static int dec_events_reply(const Ecoroll__EventsReply *r, pb_msg *out)
 			.projected = rstr(e->projected),
 			.budget = rstr(e->budget),
 			.year = e->year,
+			.node = rstr(e->node),
 		};
 	}
 	out->extra_ = ev;
@@ -479,6 +494,7 @@ static int dec_body(const Ecoroll__Envelope *env, pb_msg *out)
 		out->u.events_request.limit = env->events_request->limit;
 		out->u.events_request.type = rstr(env->events_request->type);
 		out->u.events_request.entity = rstr(env->events_request->entity);
+		out->u.events_request.node = rstr(env->events_request->node);
 		return 0;
 	case ECOROLL__ENVELOPE__BODY_EVENTS_REPLY:
 		if (env->events_reply == NULL)
@@ -1016,6 +1032,7 @@ static int enc_events_reply(const pb_events_reply *r, struct enc *e)
 		ev[i].projected = wstr(x->projected);
 		ev[i].budget = wstr(x->budget);
 		ev[i].year = x->year;
+		ev[i].node = wstr(x->node);
 		evp[i] = &ev[i];
 	}
 	ecoroll__events_reply__init(o);
@@ -1110,7 +1127,11 @@ static int enc_rollup_batch(const pb_rollup_batch *b, struct enc *e)
 	for (int c = 0; c < 13; c++)
 		if (!layout_add(&total, n, 8, 8, &off[c]))
 			return ER_EINVAL;
-	if (!layout_add(&total, b->necon, sizeof(ProtobufCBinaryData), _Alignof(ProtobufCBinaryData), &eoff))
+	size_t voff = 0;
+	if (!layout_add(&total, b->necon, sizeof(ProtobufCBinaryData), _Alignof(ProtobufCBinaryData), &eoff) ||
+	    !layout_add(&total, b->nevents, sizeof(ProtobufCBinaryData), _Alignof(ProtobufCBinaryData), &voff))
+		return ER_EINVAL;
+	if (b->nevents > 0 && (b->events == NULL || b->event_len == NULL))
 		return ER_EINVAL;
 	if (total > 0) {
 		if ((block = malloc(total)) == NULL)
@@ -1162,6 +1183,15 @@ static int enc_rollup_batch(const pb_rollup_batch *b, struct enc *e)
 		}
 		o->n_econ = b->necon;
 		o->econ = ec;
+	}
+	if (b->nevents > 0) {
+		ProtobufCBinaryData *ev = (ProtobufCBinaryData *)(void *)(block + voff);
+		for (size_t i = 0; i < b->nevents; i++) {
+			ev[i].len = b->event_len[i];
+			ev[i].data = (uint8_t *)b->events[i];
+		}
+		o->n_events = b->nevents;
+		o->events = ev;
 	}
 	if (b->has_registry) {
 		ecoroll__registry_import__init(&e->registry);
@@ -1254,6 +1284,7 @@ static int enc_build(const pb_msg *m, struct enc *e)
 		e->b.events_request.limit = m->u.events_request.limit;
 		e->b.events_request.type = wstr(m->u.events_request.type);
 		e->b.events_request.entity = wstr(m->u.events_request.entity);
+		e->b.events_request.node = wstr(m->u.events_request.node);
 		e->env.body_case = ECOROLL__ENVELOPE__BODY_EVENTS_REQUEST;
 		e->env.events_request = &e->b.events_request;
 		return 0;

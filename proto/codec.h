@@ -167,6 +167,7 @@ typedef struct pb_events_request {
 	uint64_t after_id;
 	uint32_t limit;
 	const char *type, *entity; /* filters; "" for all */
+	const char *node;	   /* a district node's forwarded events ("*": all); "" for this node's own */
 } pb_events_request;
 
 typedef struct pb_event {
@@ -177,6 +178,7 @@ typedef struct pb_event {
 	const char *entity, *entity_level, *kind, *level, *previous_level, *rule;
 	const char *ytd, *expected, *projected, *budget;
 	int32_t year;
+	const char *node; /* forwarded events: the district node ("" otherwise) */
 } pb_event;
 
 typedef struct pb_events_reply {
@@ -287,6 +289,9 @@ typedef struct pb_rollup_batch {
 	pb_registry_import registry;
 	size_t necon;
 	const uint8_t *econ; /* necon x PB_ECON_BYTES */
+	size_t nevents;	     /* events: 8-byte big-endian id, then the stored event */
+	const uint8_t *const *events;
+	const size_t *event_len;
 	bool columns_agree;
 } pb_rollup_batch;
 typedef struct pb_econ_import {

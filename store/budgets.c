@@ -142,9 +142,13 @@ int sto_warning_get(sto_txn *t, uint64_t id, sto_warning *w)
 	int rc = mdb_get(t->txn, t->env->dbi[DB_EVENTS], &key, &val);
 	if (rc != 0)
 		return sto__map_rc(rc);
-	const uint8_t *v = val.mv_data, *p = v + WARN_EXT;
-	if (val.mv_size < 150 || v[0] != VAL_VERSION || v[1] != STO_EV_WARNING || p[73] > 63 ||
-	    val.mv_size < 150u + p[73])
+	return sto__warning_decode(val.mv_data, val.mv_size, id, w);
+}
+
+int sto__warning_decode(const uint8_t *v, size_t len, uint64_t id, struct sto_warning *w)
+{
+	const uint8_t *p = v + WARN_EXT;
+	if (len < 150 || v[0] != VAL_VERSION || v[1] != STO_EV_WARNING || p[73] > 63 || len < 150u + p[73])
 		return ER_EINVAL;
 	memset(w, 0, sizeof *w);
 	w->id = id;

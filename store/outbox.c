@@ -166,3 +166,66 @@ int sto_outbox_set_over_limit(sto_txn *t, bool over)
 	o.over_limit = over;
 	return rec_put(t, &o);
 }
+
+/* ---- events between tiers ---- */
+
+int sto_event_raw(sto_txn *t, uint64_t id, const void **val, size_t *len)
+{
+	uint8_t kb[8];
+	MDB_val k = {8, kb}, v;
+	int rc;
+
+	put_be64(kb, id);
+	if ((rc = mdb_get(t->txn, t->env->dbi[DB_EVENTS], &k, &v)) != 0)
+		return sto__map_rc(rc);
+	*val = v.mv_data;
+	*len = v.mv_size;
+	return 0;
+}
+
+bool sto_event_raw_valid(const void *val, size_t len)
+{
+	sto_event e;
+	sto_warning w;
+	if (sto__event_decode(val, len, 0, &e) != 0 || e.type < STO_EV_RESET || e.type > STO_EV_OUTBOX)
+		return false;
+	return e.type != STO_EV_WARNING || sto__warning_decode(val, len, 0, &w) == 0;
+}
+
+int sto_remote_event_put(sto_txn *t, uint64_t node, uint64_t id, const void *val, size_t len)
+{
+	uint8_t kb[16];
+	MDB_val k = {16, kb}, v = {len, (void *)val};
+
+	if (!sto_event_raw_valid(val, len))
+		return ER_EINVAL;
+	put_be64(kb, node);
+	put_be64(kb + 8, id);
+	return sto__wrc(t, mdb_put(t->txn, t->env->dbi[DB_REMOTE_EVENTS], &k, &v, 0));
+}
+
+int sto_remote_events_each(sto_txn *t, uint64_t node, sto_remote_event_fn *fn, void *ctx)
+{
+	MDB_cursor *cur;
+	uint8_t kb[16] = {0};
+	MDB_val k = {node ? 8 : 16, kb}, v;
+	int rc, out = 0;
+
+	if ((rc = mdb_cursor_open(t->txn, t->env->dbi[DB_REMOTE_EVENTS], &cur)) != 0)
+		return sto__map_rc(rc);
+	put_be64(kb, node);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		sto_event e;
+		sto_warning w;
+		if (k.mv_size != 16 || (node != 0 && get_be64(k.mv_data) != node))
+			break;
+		uint64_t id = get_be64((const uint8_t *)k.mv_data + 8);
+		if (sto__event_decode(v.mv_data, v.mv_size, id, &e) != 0)
+			continue;
+		bool warning = e.type == STO_EV_WARNING && sto__warning_decode(v.mv_data, v.mv_size, id, &w) == 0;
+		if ((out = fn(ctx, get_be64(k.mv_data), &e, warning ? &w : NULL)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	return out;
+}

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "budgets.h"
 #include "store.h"
 
 #ifdef __cplusplus
@@ -54,6 +55,25 @@ int sto_outbox_get(sto_txn *t, uint64_t seq, int64_t *created, const void **payl
 int sto_outbox_trim(sto_txn *t, uint64_t upto, uint64_t *removed);
 int sto_outbox_set_announced(sto_txn *t, uint64_t fingerprint);
 int sto_outbox_set_over_limit(sto_txn *t, bool over);
+
+/* ---- events between tiers ----
+ *
+ * A district node forwards every event it stores (resets, spikes,
+ * replacements, warnings, outbox events), new or changed, as the bytes it
+ * stored; the city keeps the latest state of each in `remote_events`, keyed
+ * by the district node (er_key of its name) and the district's event id,
+ * apart from its own events (their ids are the district's). */
+
+/* The stored value of event id; *val points into the transaction's map. */
+int sto_event_raw(sto_txn *t, uint64_t id, const void **val, size_t *len);
+/* Whether bytes are an event value this store reads (common part, version). */
+bool sto_event_raw_valid(const void *val, size_t len);
+int sto_remote_event_put(sto_txn *t, uint64_t node, uint64_t id, const void *val, size_t len);
+/* w is the warning's detail for a warning event, NULL otherwise. */
+typedef int sto_remote_event_fn(void *ctx, uint64_t node, const sto_event *e, const sto_warning *w);
+/* The events of one district node (node 0: every node's) in (node, id)
+ * order; a nonzero return from fn stops and is returned. */
+int sto_remote_events_each(sto_txn *t, uint64_t node, sto_remote_event_fn *fn, void *ctx);
 
 #ifdef __cplusplus
 }

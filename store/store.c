@@ -27,8 +27,8 @@
 
 #include "store_internal.h"
 
-static const char *db_names[DB_COUNT] = {"rollup", "series", "registry", "senders",
-					 "meta",   "events", "econ",     "outbox", "budgets"};
+static const char *db_names[DB_COUNT] = {"rollup", "series",  "registry", "senders",	     "meta",
+					 "events", "econ",    "outbox",	 "budgets", "remote_events"};
 
 const char *sto_level_name(int level)
 {
@@ -703,12 +703,11 @@ int sto_event_put(sto_txn *t, const sto_event *e)
 	return sto__wrc(t, mdb_put(t->txn, t->env->dbi[DB_EVENTS], &key, &val, 0));
 }
 
-static int event_decode(const MDB_val *k, const MDB_val *v, sto_event *e)
+int sto__event_decode(const uint8_t *p, size_t len, uint64_t id, sto_event *e)
 {
-	const uint8_t *p = v->mv_data;
-	if (k->mv_size != 8 || v->mv_size < EV_LEN || p[0] != VAL_VERSION)
+	if (len < EV_LEN || p[0] != VAL_VERSION)
 		return ER_EVERSION;
-	e->id = get_be64(k->mv_data);
+	e->id = id;
 	e->type = p[1];
 	e->status = p[2];
 	e->series = get_le64(p + 4);
@@ -720,6 +719,13 @@ static int event_decode(const MDB_val *k, const MDB_val *v, sto_event *e)
 	e->created = (int64_t)get_le64(p + 52);
 	e->resolved = (int64_t)get_le64(p + 60);
 	return 0;
+}
+
+static int event_decode(const MDB_val *k, const MDB_val *v, sto_event *e)
+{
+	if (k->mv_size != 8)
+		return ER_EVERSION;
+	return sto__event_decode(v->mv_data, v->mv_size, get_be64(k->mv_data), e);
 }
 
 int sto_event_get(sto_txn *t, uint64_t id, sto_event *e)

@@ -13,7 +13,19 @@
 #define VAL_LEN 56
 #define EV_LEN 76 /* the common part of an event value; a warning's follows it (budgets.c) */
 
-enum { DB_ROLLUP, DB_SERIES, DB_REGISTRY, DB_SENDERS, DB_META, DB_EVENTS, DB_ECON, DB_OUTBOX, DB_BUDGETS, DB_COUNT };
+enum {
+	DB_ROLLUP,
+	DB_SERIES,
+	DB_REGISTRY,
+	DB_SENDERS,
+	DB_META,
+	DB_EVENTS,
+	DB_ECON,
+	DB_OUTBOX,
+	DB_BUDGETS,
+	DB_REMOTE_EVENTS, /* a city node: district nodes' events (outbox.c) */
+	DB_COUNT
+};
 
 struct sto_env {
 	MDB_env *env;
@@ -31,6 +43,12 @@ struct sto_txn {
 	bool positioned;	       /* the cursor is at the row last, which exists */
 	uint8_t last[STO_KEY_LEN];
 };
+
+/* An event value (the common part; for a warning, budgets.c's rest) as
+ * stored in `events`, decoded; ER_EVERSION / ER_EINVAL when it is not one. */
+int sto__event_decode(const uint8_t *v, size_t len, uint64_t id, sto_event *e);
+struct sto_warning;
+int sto__warning_decode(const uint8_t *v, size_t len, uint64_t id, struct sto_warning *w);
 
 /* Maps a write's LMDB result, remembering a full map for sto_commit. */
 int sto__wrc(sto_txn *t, int rc);
