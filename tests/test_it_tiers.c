@@ -14,15 +14,19 @@
  *      converges exactly; the event is then closed;
  *   3. the city is stopped again, a district takes two more days with a
  *      small window, the city returns, and the district is killed with
- *      SIGKILL while its uplink is mid-way; restarted, it resumes and the
- *      city is exact again;
- *   4. the same RollupBatch delivered twice is applied once (a sender
- *      speaking the protocol itself), a gap is answered GAP, and a row for a
- *      district another node owns is refused;
+ *      SIGKILL while its uplink is mid-way; restarted, it resumes, the city
+ *      is killed with SIGKILL mid-way too and restarted, and the city is
+ *      exact again;
+ *   4. a reset and a spike at a district node reach the city's list of that
+ *      node's events, and the spike's acceptance at the district changes its
+ *      status there too; the accepted increment reaches the city's rows;
  *   5. a fourth district node announcing D01, which dn1 owns, is refused:
  *      its uplink says so and stops, and nothing of it reaches the city;
  *   6. a reading for a district node's meter sent straight to the city is
- *      rejected (it would count twice).
+ *      rejected (it would count twice);
+ *   7. the same RollupBatch delivered twice is applied once (a sender
+ *      speaking the protocol itself), a gap is answered GAP, and a row for a
+ *      district another node owns is refused.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -383,6 +387,12 @@ static void test_district_killed_mid_uplink(void **state)
 	uint64_t acked = it_counter(city.control, "rollup_batches");
 	assert_true(acked > 0);
 	start_district(2, slow);
+	/* and the city, mid-way too */
+	from[0] = it_counter(dn[2].control, "uplink_acked_seq");
+	assert_true(it_until(mid_uplink, from, 30000));
+	st = it_daemon_kill(&city, SIGKILL);
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	assert_int_equal(it_daemon_start(&city), 0);
 	wait_drained();
 	city_agrees();
 }
@@ -475,6 +485,29 @@ static void test_duplicate_applied_once(void **state)
 	assert_int_equal(r.u.ack.status, PB_ST_OK);
 	pb_msg_fini(&r);
 	assert_int_equal(total_at(city.control, STO_ENTERPRISE, "E9001", "coal", ER_RES_HOUR), 3000000);
+
+	/* columns of different lengths: MALFORMED, and the node serves on */
+	static const uint8_t bad[] = {
+		0x08, 0x01, 0xf2, 0x01, 0x19,		     /* version 1, rollup_batch of 25 bytes */
+		0x0a, 0x07, 'd', 'n', '-', 'h', 'a', 'n', 'd', /* sender */
+		0x10, 0x04,				     /* seq 4 */
+		0x22, 0x02, 0x02, 0x02,			     /* level: 2, 2 */
+		0x2a, 0x08, 1, 0, 0, 0, 0, 0, 0, 0,	     /* entity: one */
+	};
+	assert_int_equal(ing_client_send(c, bad, sizeof bad), 0);
+	assert_int_equal(ing_client_recv(c, 10000, &r), 0);
+	assert_int_equal(r.type, PB_ACK);
+	assert_int_equal(r.u.ack.status, PB_ST_MALFORMED);
+	pb_msg_fini(&r);
+	ing_client_free(c);
+
+	/* a standalone node takes no rollups */
+	assert_int_equal(ing_client_new(sa.listen, "dn-hand", &c), 0);
+	b->seq = 1;
+	assert_int_equal(exchange(c, &m, &r), 0);
+	assert_int_equal(r.u.ack.status, PB_ST_DENIED);
+	assert_non_null(strstr(r.u.ack.message, "--role city"));
+	pb_msg_fini(&r);
 	ing_client_free(c);
 }
 
@@ -542,15 +575,94 @@ static void test_remote_series_rejected(void **state)
 	assert_int_equal(total(city.control, STO_CITY, "", "electricity"), before);
 }
 
+struct ev_want {
+	const char *control, *node, *type, *status;
+	char meter[64];
+	uint64_t id; /* out: the event's id */
+};
+
+static bool has_event(void *ctx)
+{
+	struct ev_want *w = ctx;
+	pb_msg q = {.type = PB_EVENTS_REQUEST}, r;
+	bool found = false;
+	q.u.events_request = (pb_events_request){.meter = "", .type = w->type, .entity = "", .node = w->node};
+	if (ing_request(w->control, &q, 5000, &r) != 0)
+		return false;
+	for (size_t i = 0; r.type == PB_EVENTS_REPLY && i < r.u.events_reply.nevents; i++) {
+		const pb_event *e = &r.u.events_reply.events[i];
+		if (strcmp(e->status, w->status) == 0 && strcmp(e->meter, w->meter) == 0 &&
+		    (w->node[0] == 0 || strcmp(e->node, w->node) == 0)) {
+			found = true;
+			w->id = e->id;
+		}
+	}
+	pb_msg_fini(&r);
+	return found;
+}
+
+static void accept_spike(const char *control, uint64_t id)
+{
+	pb_msg q = {.type = PB_EVENT_ACCEPT}, r;
+	q.u.event_accept = id;
+	assert_int_equal(ing_request(control, &q, 20000, &r), 0);
+	assert_int_equal(r.type, PB_COMMAND_REPLY);
+	assert_true(r.u.command_reply.ok);
+	pb_msg_fini(&r);
+}
+
+static void test_events_forwarded(void **state)
+{
+	char csv[700], st[700];
+	(void)state;
+	snprintf(csv, sizeof csv, "%s/events.csv", dir);
+	FILE *f = fopen(csv, "w");
+	assert_non_null(f);
+	/* after the six days: a register that falls (a reset), then a jump
+	 * far above max_per_hour (a spike, quarantined) */
+	fputs("series,time,value\nM-E0101-EL01,2026-11-07T01:00:00+08:00,5\n"
+	      "M-E0101-EL01,2026-11-07T02:00:00+08:00,99999999\n",
+	      f);
+	fclose(f);
+	snprintf(st, sizeof st, "%s/ev-dn1.state", dir);
+	push(&dn[0], csv, st);
+	snprintf(st, sizeof st, "%s/ev-sa.state", dir);
+	push(&sa, csv, st);
+
+	struct ev_want reset = {city.control, "dn1", "reset", "open", "M-E0101-EL01", 0};
+	struct ev_want spike = {city.control, "dn1", "spike", "open", "M-E0101-EL01", 0};
+	assert_true(it_until(has_event, &reset, 20000));
+	assert_true(it_until(has_event, &spike, 20000));
+	/* the same events on the district node, under the same ids */
+	struct ev_want local = {dn[0].control, "", "spike", "open", "M-E0101-EL01", 0};
+	assert_true(has_event(&local));
+	assert_int_equal(local.id, spike.id);
+	/* the other nodes forwarded none of theirs about this meter */
+	struct ev_want other = {city.control, "dn2", "spike", "open", "M-E0101-EL01", 0};
+	assert_false(has_event(&other));
+
+	accept_spike(dn[0].control, local.id);
+	struct ev_want sa_spike = {sa.control, "", "spike", "open", "M-E0101-EL01", 0};
+	assert_true(has_event(&sa_spike));
+	accept_spike(sa.control, sa_spike.id);
+	struct ev_want accepted = {city.control, "dn1", "spike", "accepted", "M-E0101-EL01", 0};
+	assert_true(it_until(has_event, &accepted, 20000));
+	assert_int_equal(accepted.id, spike.id);
+	wait_drained();
+	city_agrees();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_three_districts_agree),
 		cmocka_unit_test(test_city_away),
 		cmocka_unit_test(test_district_killed_mid_uplink),
-		cmocka_unit_test(test_duplicate_applied_once),
+		cmocka_unit_test(test_events_forwarded),
 		cmocka_unit_test(test_conflicting_announcement_refused),
 		cmocka_unit_test(test_remote_series_rejected),
+		/* last: its hand-made district D90 is at the city only */
+		cmocka_unit_test(test_duplicate_applied_once),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
