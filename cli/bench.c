@@ -93,6 +93,7 @@ typedef struct opts {
 	bool json;
 	const char *sets[MAX_SETS]; /* --set, passed to the daemon */
 	size_t nsets;
+	bool tiers; /* the daemon is a district node with a city node upstream */
 } opts;
 
 static const char help_text[] =
@@ -124,6 +125,11 @@ static const char help_text[] =
     "  --keep DIR        work in DIR (must not hold a database) and keep it\n"
     "  --ecorolld PATH   the daemon (default: ecorolld next to this program)\n"
     "  --set SEC.KEY=VAL passed to the daemon (repeatable), e.g. store.sync=false\n"
+    "  --tiers           three tiers: the daemon is a district node (--role district)\n"
+    "                    whose uplink sends its rollups to a city node the bench\n"
+    "                    also starts; freshness and the exact totals are read at\n"
+    "                    the city, and the report adds how long after the last ack\n"
+    "                    the city had everything, the rows it took and its CPU\n"
     "  --json            one JSON object instead of the table\n"
     "  -h, --help        this text\n"
     "\n"
@@ -151,7 +157,7 @@ static bool parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static char g_workdir[PATH_MAX];
 static bool g_keep;
-static pid_t g_daemon;
+static pid_t g_daemon, g_city;
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -163,6 +169,11 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 
 static void cleanup(void)
 {
+	if (g_city > 0) {
+		kill(g_city, SIGKILL);
+		waitpid(g_city, NULL, 0);
+		g_city = 0;
+	}
 	if (g_daemon > 0) {
 		kill(g_daemon, SIGKILL);
 		waitpid(g_daemon, NULL, 0);
@@ -816,7 +827,7 @@ static proc_stat read_proc(pid_t pid)
 }
 
 static pid_t start_daemon(const opts *o, const char *dir, const char *regdir, const char *conf, const char *listen,
-			  const char *control)
+			  const char *control, const char *const *more)
 {
 	char exe[PATH_MAX + 16], args[16][PATH_MAX + 64], log[PATH_MAX + 32];
 	char *argv[40 + 2 * MAX_SETS];
@@ -865,6 +876,8 @@ static pid_t start_daemon(const opts *o, const char *dir, const char *regdir, co
 		argv[n++] = "--set";
 		argv[n++] = (char *)o->sets[i];
 	}
+	for (size_t i = 0; more != NULL && more[i] != NULL && n < 38 + 2 * MAX_SETS; i++)
+		argv[n++] = (char *)more[i];
 	argv[n] = NULL;
 
 	snprintf(log, sizeof log, "%s/ecorolld.log", dir);
@@ -884,14 +897,14 @@ static pid_t start_daemon(const opts *o, const char *dir, const char *regdir, co
 	return pid;
 }
 
-static void wait_ready(const char *control, pb_status_reply *out_series)
+static void wait_ready(pid_t *pid, const char *control, pb_status_reply *out_series)
 {
 	uint64_t t0 = er_mono_ns();
 	pb_msg req = {.type = PB_STATUS_REQUEST}, rep;
 	for (;;) {
 		int st;
-		if (waitpid(g_daemon, &st, WNOHANG) == g_daemon) {
-			g_daemon = 0;
+		if (waitpid(*pid, &st, WNOHANG) == *pid) {
+			*pid = 0;
 			die("ecorolld exited during start-up (status %d)", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 		}
 		if (ing_request(control, &req, 500, &rep) == 0) {
@@ -906,6 +919,20 @@ static void wait_ready(const char *control, pb_status_reply *out_series)
 			die("ecorolld did not answer a status request within %d s", START_WAIT_MS / 1000);
 		usleep(50000);
 	}
+}
+
+/* One counter of a node's status; UINT64_MAX when there is none. */
+static uint64_t status_counter(const char *control, const char *name)
+{
+	pb_msg req = {.type = PB_STATUS_REQUEST}, rep;
+	uint64_t v = UINT64_MAX;
+	if (ing_request(control, &req, QUERY_TIMEOUT_MS, &rep) == 0) {
+		for (size_t i = 0; rep.type == PB_STATUS_REPLY && i < rep.u.status_reply.ncounters; i++)
+			if (strcmp(rep.u.status_reply.counters[i].name, name) == 0)
+				v = rep.u.status_reply.counters[i].value;
+		pb_msg_fini(&rep);
+	}
+	return v;
 }
 
 static uint64_t status_db_bytes(const char *control)
@@ -1248,7 +1275,7 @@ static uint64_t file_bytes(const char *path, uint64_t *alloc)
 int main(int argc, char **argv)
 {
 	enum { O_DISTRICTS = 256, O_ENTERPRISES, O_METERS, O_INTERVAL, O_DAYS, O_STATIONS, O_SENDERS, O_BATCH,
-	       O_WINDOW, O_FLUSH, O_WORKERS, O_KEEP, O_ECOROLLD, O_JSON, O_SMALL, O_SET };
+	       O_WINDOW, O_FLUSH, O_WORKERS, O_KEEP, O_ECOROLLD, O_JSON, O_SMALL, O_SET, O_TIERS };
 	static const struct option lo[] = {
 	    {"districts", required_argument, NULL, O_DISTRICTS}, {"enterprises", required_argument, NULL, O_ENTERPRISES},
 	    {"meters", required_argument, NULL, O_METERS},	 {"interval-s", required_argument, NULL, O_INTERVAL},
@@ -1258,7 +1285,7 @@ int main(int argc, char **argv)
 	    {"workers", required_argument, NULL, O_WORKERS},	 {"keep", required_argument, NULL, O_KEEP},
 	    {"ecorolld", required_argument, NULL, O_ECOROLLD},	 {"json", no_argument, NULL, O_JSON},
 	    {"small", no_argument, NULL, O_SMALL},		 {"help", no_argument, NULL, 'h'},
-	    {"set", required_argument, NULL, O_SET},
+	    {"set", required_argument, NULL, O_SET},		 {"tiers", no_argument, NULL, O_TIERS},
 	    {NULL, 0, NULL, 0},
 	};
 	opts o = {.districts = 50, .enterprises = 10000, .meters = 100000, .interval_s = 900, .days = 7,
@@ -1282,6 +1309,7 @@ int main(int argc, char **argv)
 		case O_KEEP: o.keep = optarg; break;
 		case O_ECOROLLD: o.ecorolld = optarg; break;
 		case O_JSON: o.json = true; break;
+		case O_TIERS: o.tiers = true; break;
 		case O_SET:
 			if (o.nsets == MAX_SETS || strchr(optarg, '=') == NULL) {
 				fprintf(stderr, "ecoroll-bench: --set '%s': SEC.KEY=VALUE, at most %d\n", optarg, MAX_SETS);
@@ -1361,17 +1389,35 @@ int main(int argc, char **argv)
 	write_registry(&eo, empty, false);
 	snprintf(e_listen, sizeof e_listen, "tcp://127.0.0.1:%d", free_port());
 	snprintf(e_control, sizeof e_control, "tcp://127.0.0.1:%d", free_port());
-	g_daemon = start_daemon(&o, empty, empty, conf, e_listen, e_control);
+	g_daemon = start_daemon(&o, empty, empty, conf, e_listen, e_control, NULL);
 	pb_status_reply ready = {0};
-	wait_ready(e_control, &ready);
+	wait_ready(&g_daemon, e_control, &ready);
 	proc_stat base_proc = read_proc(g_daemon);
 	kill(g_daemon, SIGTERM);
 	waitpid(g_daemon, NULL, 0);
 	g_daemon = 0;
 
+	/* --tiers: a city node with no registry of its own first; the district
+	 * node announces the city's registry to it. */
+	char c_dir[PATH_MAX + 16], c_listen[64], c_control[64];
+	const char *district_args[] = {"--role", "district", "--name", "bench-district", "--upstream", c_listen, NULL};
+	proc_stat city_before = {0};
+	if (o.tiers) {
+		static const char *const city_args[] = {"--role", "city", "--name", "bench-city-node", NULL};
+		snprintf(c_dir, sizeof c_dir, "%s/city", g_workdir);
+		if (mkdir(c_dir, 0755) != 0)
+			die("cannot create %s: %s", c_dir, strerror(errno));
+		snprintf(c_listen, sizeof c_listen, "tcp://127.0.0.1:%d", free_port());
+		snprintf(c_control, sizeof c_control, "tcp://127.0.0.1:%d", free_port());
+		g_city = start_daemon(&o, c_dir, empty, conf, c_listen, c_control, city_args);
+		pb_status_reply cready = {0};
+		wait_ready(&g_city, c_control, &cready);
+	}
+	const char *check_control = o.tiers ? c_control : ep_control; /* where the city's totals are */
+
 	uint64_t t_start_daemon = er_mono_ns();
-	g_daemon = start_daemon(&o, g_workdir, g_workdir, conf, ep_listen, ep_control);
-	wait_ready(ep_control, &ready);
+	g_daemon = start_daemon(&o, g_workdir, g_workdir, conf, ep_listen, ep_control, o.tiers ? district_args : NULL);
+	wait_ready(&g_daemon, ep_control, &ready);
 	uint64_t startup_ns = er_mono_ns() - t_start_daemon;
 	proc_stat loaded = read_proc(g_daemon);
 
@@ -1420,13 +1466,15 @@ int main(int argc, char **argv)
 	for (int i = 0; i < ns; i++)
 		if (pthread_create(&th[i], NULL, sender_push, &s[i]) != 0)
 			die("cannot start sender thread %d", i);
-	fresh fr = {ep_control, s, ns, expected, 0, 0};
+	fresh fr = {check_control, s, ns, expected, 0, 0};
 	pthread_t ft, pt;
 	pthread_create(&ft, NULL, fresh_thread, &fr);
 	if (pthread_create(&pt, NULL, probe_thread, &pr) != 0)
 		die("cannot start the probe thread");
 	pthread_barrier_wait(&g_start);
 	proc_stat before = read_proc(g_daemon);
+	if (o.tiers)
+		city_before = read_proc(g_city);
 	struct rusage ru0, ru1;
 	getrusage(RUSAGE_SELF, &ru0);
 	for (int i = 0; i < ns; i++)
@@ -1467,10 +1515,32 @@ int main(int argc, char **argv)
 			lat[nl++] = s[i].lat_ns[b];
 	qsort(lat, nl, sizeof *lat, cmp_u64);
 
+	/* 4b. --tiers: the city has everything when the district node's outbox
+	 * is empty and acknowledged. */
+	uint64_t drain_ns = 0, city_rows = 0, city_batches = 0, outbox_entries = 0;
+	proc_stat city_after = {0};
+	if (o.tiers) {
+		for (;;) {
+			uint64_t next = status_counter(ep_control, "outbox_next_seq");
+			if (next != UINT64_MAX && status_counter(ep_control, "outbox_entries") == 0 &&
+			    status_counter(ep_control, "uplink_acked_seq") == next - 1) {
+				outbox_entries = next - 1;
+				break;
+			}
+			if (er_mono_ns() - last > (uint64_t)STOP_WAIT_MS * 1000000 * 20)
+				die("the district node's outbox did not drain to the city");
+			usleep(20000);
+		}
+		drain_ns = er_mono_ns() - last;
+		city_after = read_proc(g_city);
+		city_rows = status_counter(c_control, "rollup_rows");
+		city_batches = status_counter(c_control, "rollup_batches");
+	}
+
 	/* 5. Verify. */
 	int64_t got[NCARRIERS];
 	char err[256];
-	if (query_city(ep_control, QUERY_TIMEOUT_MS, got, err, sizeof err) != 0)
+	if (query_city(check_control, QUERY_TIMEOUT_MS, got, err, sizeof err) != 0)
 		die("%s", err);
 	/* A DUPLICATE ack (after a resend) carries no counts: then only the
 	 * totals can say, and they do. */
@@ -1496,6 +1566,11 @@ int main(int argc, char **argv)
 	}
 	g_daemon = 0;
 	uint64_t stop_ns = er_mono_ns() - ts;
+	if (g_city > 0) {
+		kill(g_city, SIGTERM);
+		waitpid(g_city, NULL, 0);
+		g_city = 0;
+	}
 
 	/* 6. The ceilings, with the daemon gone. */
 	uint64_t ndec, ndelta;
@@ -1561,7 +1636,14 @@ int main(int argc, char **argv)
 			       agg_carrier_name(k), expected[k], got[k]);
 			firstc = false;
 		}
-		printf("},\"exact\":%s}\n", exact ? "true" : "false");
+		printf("}");
+		if (o.tiers)
+			printf(",\"tiers\":{\"city_complete_after_last_ack_s\":%.3f,\"outbox_entries\":%" PRIu64
+			       ",\"rollup_batches\":%" PRIu64 ",\"rollup_rows\":%" PRIu64 ",\"city_cpu_s\":%.2f"
+			       ",\"city_peak_rss_bytes\":%" PRIu64 "}",
+			       secs(drain_ns), outbox_entries, city_batches, city_rows, city_after.cpu_s - city_before.cpu_s,
+			       city_after.hwm_kb * 1024);
+		printf(",\"exact\":%s}\n", exact ? "true" : "false");
 	} else {
 		printf("ecoroll-bench: %" PRIu64 " meters x %" PRIu64 " days every %" PRIu64 " s + %" PRIu64
 		       " stations x 6 hourly; %" PRIu64 " senders, batch %" PRIu64 ", window %" PRIu64 "\n",
@@ -1604,6 +1686,15 @@ int main(int argc, char **argv)
 		       dec_rate, ndec);
 		printf("  %-34s %.0f readings/s (agg_delta_add, one worker, %" PRIu64 " readings)\n",
 		       "ceiling: delta add only", delta_rate, ndelta);
+		if (o.tiers) {
+			printf("  %-34s %.3f s after the last ack (%" PRIu64 " outbox entries, %" PRIu64
+			       " rollup rows in %" PRIu64 " batches)\n",
+			       "three tiers: city has everything", secs(drain_ns), outbox_entries, city_rows, city_batches);
+			printf("  %-34s %.2f s (%.0f%% of one core over push + drain), peak RSS %.1f MB\n",
+			       "three tiers: city node CPU", city_after.cpu_s - city_before.cpu_s,
+			       100.0 * (city_after.cpu_s - city_before.cpu_s) / (secs(push_ns) + secs(drain_ns)),
+			       (double)city_after.hwm_kb / 1024.0);
+		}
 		for (int k = 1; k < AGG_PM25; k++) {
 			char e[48], g[48], label[48];
 			if (expected[k] == 0 && got[k] == 0)
