@@ -13,7 +13,8 @@
  * and records the node as the owner of the districts it lists. An
  * announcement is refused whole when one of its districts belongs to
  * another district node, or when it lists an enterprise or station of a
- * district it does not list itself (one enterprise in two districts).
+ * district it does not list itself, or a meter of an enterprise it does
+ * not list (one enterprise in two districts).
  * Imports run one at a time (import_lock): that is what makes the registry
  * lookups here safe outside an epoch section, since only an import
  * retires registry memory.
@@ -181,7 +182,7 @@ int node__owners_load(node *n, sto_txn *t)
 /* The codes in the first column of a registry CSV text (header skipped). */
 typedef struct code_row {
 	char code[AGG_CODE_MAX + 1];
-	char district[AGG_CODE_MAX + 1]; /* enterprises and stations: their district column */
+	char district[AGG_CODE_MAX + 1]; /* enterprises and stations: their district; meters: their enterprise */
 } code_row;
 typedef struct codes {
 	code_row *r;
@@ -234,7 +235,7 @@ static bool listed(const codes *c, const char *code)
  * and stations name; 0, or a refusal in msg. */
 static int check_announcement(node *n, uint32_t id, const pb_registry_import *reg, codes *ds, char *msg, size_t cap)
 {
-	codes es = {0};
+	codes es = {0}, ms = {0};
 	int rc;
 	char owner[ING_SENDER_MAX + 1];
 
@@ -255,16 +256,34 @@ static int check_announcement(node *n, uint32_t id, const pb_registry_import *re
 		}
 	}
 	/* enterprises.csv: code,name,district,...; stations.csv: code,name,district,... */
-	if ((rc = read_codes(reg->enterprises_csv, 2, &es, msg, cap, "enterprises")) == 0)
-		rc = read_codes(reg->stations_csv, 2, &es, msg, cap, "stations");
-	for (size_t i = 0; rc == 0 && i < es.n; i++) {
+	if ((rc = read_codes(reg->enterprises_csv, 2, &es, msg, cap, "enterprises")) != 0)
+		goto done;
+	size_t nents = es.n;
+	if ((rc = read_codes(reg->stations_csv, 2, &es, msg, cap, "stations")) != 0)
+		goto done;
+	for (size_t i = 0; i < es.n; i++) {
 		if (!listed(ds, es.r[i].district)) {
 			snprintf(msg, cap, "%s is in district %s, which this district node does not announce",
 				 es.r[i].code, es.r[i].district);
 			rc = ER_EEXIST;
+			goto done;
 		}
 	}
+	/* meters.csv: code,enterprise,...: an enterprise of the announcement */
+	es.n = nents; /* the enterprises only */
+	if ((rc = read_codes(reg->meters_csv, 1, &ms, msg, cap, "meters")) != 0)
+		goto done;
+	for (size_t i = 0; i < ms.n; i++) {
+		if (!listed(&es, ms.r[i].district)) {
+			snprintf(msg, cap, "meter %s is of enterprise %s, which this district node does not announce",
+				 ms.r[i].code, ms.r[i].district);
+			rc = ER_EEXIST;
+			goto done;
+		}
+	}
+done:
 	free(es.r);
+	free(ms.r);
 	return rc;
 }
 

@@ -427,6 +427,29 @@ static void test_duplicate_applied_once(void **state)
 	b->sender = "dn-hand";
 	b->seq = 1;
 	b->has_registry = true;
+	/* refused whole, and seq 1 stays next: an enterprise of dn1's D01, a
+	 * meter of dn1's E0101 */
+	static const struct {
+		const char *ents, *meters, *why;
+	} refused[] = {
+		{"code,name,district,industry\nE9001,Hand works,D90,C26\nE9002,Stray,D01,C26\n", "",
+		 "E9002 is in district D01, which this district node does not announce"},
+		{"code,name,district,industry\nE9001,Hand works,D90,C26\n",
+		 "code,enterprise,carrier,unit,mode,capacity,max_per_hour,purpose,interval_s\n"
+		 "M-E0101-X,E0101,coal,t,interval,,10,fuel,3600\n",
+		 "meter M-E0101-X is of enterprise E0101"},
+	};
+	for (size_t i = 0; i < 2; i++) {
+		b->registry = (pb_registry_import){.districts_csv = "code,name\nD90,Hand district\n",
+						   .enterprises_csv = refused[i].ents, .meters_csv = refused[i].meters,
+						   .stations_csv = "", .origin = "dn-hand"};
+		assert_int_equal(exchange(c, &m, &r), 0);
+		assert_int_equal(r.u.ack.status, PB_ST_DENIED);
+		if (strstr(r.u.ack.message, refused[i].why) == NULL)
+			fprintf(stderr, "refusal: %s\n", r.u.ack.message);
+		assert_non_null(strstr(r.u.ack.message, refused[i].why));
+		pb_msg_fini(&r);
+	}
 	b->registry = (pb_registry_import){
 		.districts_csv = "code,name\nD90,Hand district\n",
 		.enterprises_csv = "code,name,district,industry\nE9001,Hand works,D90,C26\n",
