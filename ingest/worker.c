@@ -346,6 +346,30 @@ static int log_ack(agg_delta *t, int wid, ing_sender *snd, uint64_t seq, zmq_msg
 	return rc;
 }
 
+/* Every sequenced batch names its sender, which must be the connection's
+ * (the routing id): false when it is not, and the frame was answered. */
+static bool own_sender(ing_worker *w, void *out, zmq_msg_t *id, const char *sender, uint64_t seq)
+{
+	if (id_is(id, sender))
+		return true;
+	bump(w, ING_C_DENIED, 1);
+	reply_ack(w, out, id, PB_ST_DENIED, seq, 0, "the batch's sender must equal the connection's ZeroMQ routing id");
+	return false;
+}
+
+/* A batch of n readings (or rows) within max_batch_readings: false when
+ * it is larger, and the frame was answered TOO_LARGE. */
+static bool fits(ing_worker *w, void *out, zmq_msg_t *id, uint64_t seq, size_t n, const char *what)
+{
+	char msg[128];
+	if (n <= w->cfg->max_batch_readings)
+		return true;
+	bump(w, ING_C_TOO_LARGE, 1);
+	snprintf(msg, sizeof msg, "batch of %zu %s exceeds max_batch_readings %u", n, what, w->cfg->max_batch_readings);
+	reply_ack(w, out, id, PB_ST_TOO_LARGE, seq, 0, msg);
+	return false;
+}
+
 /* Go-back-N (see the top of this file): the sender when seq is the next
  * one to apply, NULL when the frame was answered (or is awaiting its ack). */
 static ing_sender *next_in_order(ing_worker *w, void *out, zmq_msg_t *id, const char *sender, uint64_t seq)
@@ -390,12 +414,8 @@ static void on_econ(ing_worker *w, void *out, zmq_msg_t *id, const pb_econ_batch
 	char *errors = NULL, msg[512] = "";
 	uint32_t nrows = 0;
 
-	if (!id_is(id, b->sender)) {
-		bump(w, ING_C_DENIED, 1);
-		reply_ack(w, out, id, PB_ST_DENIED, b->seq, 0,
-			  "the batch's sender must equal the connection's ZeroMQ routing id");
+	if (!own_sender(w, out, id, b->sender, b->seq))
 		return;
-	}
 	if ((snd = next_in_order(w, out, id, b->sender, b->seq)) == NULL)
 		return;
 	uint64_t rejected = 0;
@@ -452,12 +472,8 @@ static void on_batch(ing_worker *w, void *out, zmq_msg_t *id, const pb_batch *b)
 	ing_sender *snd;
 	char msg[160];
 
-	if (!id_is(id, b->sender)) {
-		bump(w, ING_C_DENIED, 1);
-		reply_ack(w, out, id, PB_ST_DENIED, b->seq, 0,
-			  "the batch's sender must equal the connection's ZeroMQ routing id");
+	if (!own_sender(w, out, id, b->sender, b->seq))
 		return;
-	}
 	if (b->nts != b->n || b->nvalue != b->n || (b->nflags != 0 && b->nflags != b->n)) {
 		bump(w, ING_C_MALFORMED, 1);
 		snprintf(msg, sizeof msg, "columns disagree: %zu series, %zu ts, %zu values, %zu flags", b->n, b->nts,
@@ -465,13 +481,8 @@ static void on_batch(ing_worker *w, void *out, zmq_msg_t *id, const pb_batch *b)
 		reply_ack(w, out, id, PB_ST_MALFORMED, b->seq, 0, msg);
 		return;
 	}
-	if (b->n > w->cfg->max_batch_readings) {
-		bump(w, ING_C_TOO_LARGE, 1);
-		snprintf(msg, sizeof msg, "batch of %zu readings exceeds max_batch_readings %u", b->n,
-			 w->cfg->max_batch_readings);
-		reply_ack(w, out, id, PB_ST_TOO_LARGE, b->seq, 0, msg);
+	if (!fits(w, out, id, b->seq, b->n, "readings"))
 		return;
-	}
 	if ((snd = next_in_order(w, out, id, b->sender, b->seq)) == NULL)
 		return;
 
@@ -615,12 +626,8 @@ static void on_rollup(ing_worker *w, void *out, zmq_msg_t *id, const pb_rollup_b
 	char msg[256];
 	uint32_t owner;
 
-	if (!id_is(id, b->sender)) {
-		bump(w, ING_C_DENIED, 1);
-		reply_ack(w, out, id, PB_ST_DENIED, b->seq, 0,
-			  "the batch's sender must equal the connection's ZeroMQ routing id");
+	if (!own_sender(w, out, id, b->sender, b->seq))
 		return;
-	}
 	if (w->cfg->owners == NULL) {
 		bump(w, ING_C_DENIED, 1);
 		reply_ack(w, out, id, PB_ST_DENIED, b->seq, 0,
@@ -632,13 +639,8 @@ static void on_rollup(ing_worker *w, void *out, zmq_msg_t *id, const pb_rollup_b
 		reply_ack(w, out, id, PB_ST_MALFORMED, b->seq, 0, "the rollup columns have different lengths");
 		return;
 	}
-	if (b->nrows > w->cfg->max_batch_readings) {
-		bump(w, ING_C_TOO_LARGE, 1);
-		snprintf(msg, sizeof msg, "batch of %zu rows exceeds max_batch_readings %u", b->nrows,
-			 w->cfg->max_batch_readings);
-		reply_ack(w, out, id, PB_ST_TOO_LARGE, b->seq, 0, msg);
+	if (!fits(w, out, id, b->seq, b->nrows, "rows"))
 		return;
-	}
 	if ((snd = next_in_order(w, out, id, b->sender, b->seq)) == NULL)
 		return;
 	if (b->has_registry) {

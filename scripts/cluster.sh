@@ -13,22 +13,13 @@
 # 74k0 and 74k1. Data, logs and the split registry under var/cluster/.
 set -eu
 cd "$(dirname "$0")/.."
+. scripts/nodes.sh
 VAR=./var/cluster
 NODES="city dn1 dn2 dn3"
 
 stop() {
 	for n in $NODES; do
-		pf=$VAR/$n.pid
-		if [ -f "$pf" ] && kill -0 "$(cat "$pf")" 2>/dev/null; then
-			pid=$(cat "$pf")
-			kill -TERM "$pid"
-			i=0
-			while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do
-				sleep 0.1
-				i=$((i + 1))
-			done
-			echo "cluster: stopped $n ($pid)"
-		fi
+		stop_node "$VAR/$n.pid" "cluster: $n"
 	done
 }
 
@@ -40,19 +31,6 @@ B=${1:-build}
 mkdir -p "$VAR"
 stop
 
-wait_up() { # name control-endpoint pid
-	i=0
-	until "$B/ecoroll" status --control "$2" >/dev/null 2>&1; do
-		i=$((i + 1))
-		if ! kill -0 "$3" 2>/dev/null || [ $i -gt 100 ]; then
-			echo "cluster: $1 did not start; see $VAR/$1.log:" >&2
-			tail -n 20 "$VAR/$1.log" >&2
-			exit 1
-		fi
-		sleep 0.1
-	done
-}
-
 # The registry of each district node, and the readings of its meters.
 READINGS=$VAR/readings.csv
 "$B/ecoroll" generate --registry conf/sample-city --from 2026-11-01 --days 2 --seed 1 >"$READINGS"
@@ -63,7 +41,7 @@ python3 scripts/split_city.py conf/sample-city "$VAR/split" D01 D02 D03,D04 --re
 	--listen tcp://127.0.0.1:7400 --control tcp://127.0.0.1:7401 --set warnings.publish= \
 	--set registry.districts= --set registry.enterprises= --set registry.meters= --set registry.stations= \
 	--pidfile "$VAR/city.pid" >>"$VAR/city.log" 2>&1 &
-wait_up city tcp://127.0.0.1:7401 $!
+wait_node "$B" tcp://127.0.0.1:7401 $! "$VAR/city.log" "cluster: city"
 echo "cluster: city node serving on tcp://127.0.0.1:7400 (control :7401)"
 
 for k in 1 2 3; do
@@ -73,7 +51,7 @@ for k in 1 2 3; do
 		--set warnings.publish= --set "registry.districts=$r/districts.csv" \
 		--set "registry.enterprises=$r/enterprises.csv" --set "registry.meters=$r/meters.csv" \
 		--set "registry.stations=$r/stations.csv" --pidfile "$VAR/dn$k.pid" >>"$VAR/dn$k.log" 2>&1 &
-	wait_up "dn$k" "tcp://127.0.0.1:74${k}1" $!
+	wait_node "$B" "tcp://127.0.0.1:74${k}1" $! "$VAR/dn$k.log" "cluster: dn$k"
 	echo "cluster: district node dn$k ($(grep -v '^code' "$r/districts.csv" | cut -d, -f1 | tr '\n' ' ')) on tcp://127.0.0.1:74${k}0 (control :74${k}1)"
 done
 

@@ -8,20 +8,12 @@
 #   scripts/run.sh --stop        stop the node started here
 set -eu
 cd "$(dirname "$0")/.."
+. scripts/nodes.sh
 VAR=./var
 PIDFILE=$VAR/ecorolld.pid
 
 stop() {
-	if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
-		pid=$(cat "$PIDFILE")
-		kill -TERM "$pid"
-		i=0
-		while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do
-			sleep 0.1
-			i=$((i + 1))
-		done
-		echo "run: stopped ecorolld ($pid)"
-	fi
+	stop_node "$PIDFILE" run
 }
 
 if [ "${1:-}" = "--stop" ]; then
@@ -34,17 +26,7 @@ stop
 export ECOROLL_ENDPOINT=tcp://127.0.0.1:7100
 export ECOROLL_CONTROL=tcp://127.0.0.1:7101
 "$B/ecorolld" -c conf/ecoroll.ini --pidfile "$PIDFILE" >>"$VAR/ecorolld.log" 2>&1 &
-pid=$!
-i=0
-until "$B/ecoroll" status >/dev/null 2>&1; do
-	i=$((i + 1))
-	if ! kill -0 "$pid" 2>/dev/null || [ $i -gt 100 ]; then
-		echo "run: ecorolld did not start; see $VAR/ecorolld.log:" >&2
-		tail -n 20 "$VAR/ecorolld.log" >&2
-		exit 1
-	fi
-	sleep 0.1
-done
+wait_node "$B" "$ECOROLL_CONTROL" $! "$VAR/ecorolld.log" run
 echo "run: ecorolld is serving the sample city (log: $VAR/ecorolld.log)"
 
 READINGS=$VAR/sample-readings.csv
