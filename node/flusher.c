@@ -16,9 +16,10 @@
  *      "members" counts the meter rows that came into being;
  *   4. cursors of cumulative meters and each sender's high-water mark.
  *   5. on a district node, the enterprise and station rows' gains (every
- *      resolution) and the economic figures, appended to the outbox;
- *      on a city node, the rows district nodes sent are merged like the
- *      enterprise and station rows of its own meters (node/tiers.c).
+ *      resolution), the economic figures and the events it stored,
+ *      appended to the outbox; on a city node, the rows district nodes
+ *      sent are merged like the enterprise and station rows of its own
+ *      meters, and their events kept under the node (node/tiers.c).
  * Only after the commit does it publish each sender's committed sequence
  * and send the acks. A failed commit keeps pending and tries again later:
  * nothing is acknowledged that is not durable, and nothing is dropped.
