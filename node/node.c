@@ -320,6 +320,7 @@ int node_open(node *n, const node_config *cfg, char *err, size_t errlen)
 	so.sync = cfg->sync;
 	so.utc_offset_s = cfg->utc_offset_s;
 	so.city = cfg->city;
+	so.role = cfg->role;
 	if ((rc = sto_open(&so, &n->store, err, errlen)) != 0)
 		return rc;
 	co.nworkers = cfg->workers;

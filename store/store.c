@@ -208,7 +208,8 @@ int sto_open(const sto_opts *o, sto_env **out, char *err, size_t errlen)
 		snprintf(sv, sizeof sv, "%d", STO_SCHEMA);
 		if ((rc = meta_put(t, e->dbi[DB_META], "schema", sv)) != 0 ||
 		    (rc = meta_put(t, e->dbi[DB_META], "utc_offset_s", want)) != 0 ||
-		    (rc = meta_put(t, e->dbi[DB_META], "city", o->city ? o->city : "")) != 0)
+		    (rc = meta_put(t, e->dbi[DB_META], "city", o->city ? o->city : "")) != 0 ||
+		    (o->role && (rc = meta_put(t, e->dbi[DB_META], "role", o->role)) != 0))
 			goto lmdb_fail;
 	} else if (rc == 0) {
 		if (atoi(buf) != STO_SCHEMA) {
@@ -233,6 +234,23 @@ int sto_open(const sto_opts *o, sto_env **out, char *err, size_t errlen)
 				 o->dir, buf, o->city);
 			rc = ER_EINVAL;
 			goto fail;
+		}
+		/* A role is fixed too: a standalone database opened as a district
+		 * node would never send the city what it held before, and a
+		 * district's meter rows mean nothing to a city node. Databases
+		 * from before roles were all standalone. */
+		if (o->role) {
+			if (meta_get(t, e->dbi[DB_META], "role", buf, sizeof buf) != 0)
+				snprintf(buf, sizeof buf, "standalone");
+			if (strcmp(buf, o->role) != 0) {
+				snprintf(err, errlen,
+					 "database %s was created by a %s node; it cannot be opened as a %s node "
+					 "(use a new data_dir: a district node's rollups reach the city only from "
+					 "its first commit)",
+					 o->dir, buf, o->role);
+				rc = ER_EINVAL;
+				goto fail;
+			}
 		}
 	} else {
 		goto lmdb_fail;

@@ -69,6 +69,7 @@ typedef struct sto_opts {
 	bool sync;	   /* fsync every commit (default); false only for benchmarks */
 	int utc_offset_s;  /* must match the database's */
 	const char *city;
+	const char *role; /* "standalone", "district" or "city": must match the database's (NULL: not checked) */
 } sto_opts;
 
 /* Creates dir if needed. On error, err says why in a sentence. */

@@ -626,6 +626,42 @@ static void test_reopen_wrong_offset(void **state)
 	sto_close(other);
 }
 
+/* A node's role is fixed when its database is created; one made before
+ * roles (no role recorded) was a standalone node's. */
+static void test_reopen_other_role(void **state)
+{
+	const char *dir = tu_tmpdir(), *old = tu_str("%s/old", tu_tmpdir());
+	sto_opts o = {.dir = dir, .sync = false, .utc_offset_s = OFF_CN, .city = "sample", .role = "district"};
+	sto_env *env;
+	char err[512];
+	(void)state;
+
+	assert_int_equal(sto_open(&o, &env, err, sizeof err), 0);
+	sto_close(env);
+	o.role = "city";
+	assert_int_equal(sto_open(&o, &env, err, sizeof err), ER_EINVAL);
+	assert_non_null(strstr(err, "created by a district node"));
+	assert_non_null(strstr(err, "as a city node"));
+	o.role = NULL; /* tools that do not say: not checked */
+	assert_int_equal(sto_open(&o, &env, err, sizeof err), 0);
+	sto_close(env);
+	o.role = "district";
+	assert_int_equal(sto_open(&o, &env, err, sizeof err), 0);
+	sto_close(env);
+
+	/* no role recorded: standalone */
+	o.dir = old;
+	o.role = NULL;
+	assert_int_equal(sto_open(&o, &env, err, sizeof err), 0);
+	sto_close(env);
+	o.role = "district";
+	assert_int_equal(sto_open(&o, &env, err, sizeof err), ER_EINVAL);
+	assert_non_null(strstr(err, "created by a standalone node"));
+	o.role = "standalone";
+	assert_int_equal(sto_open(&o, &env, err, sizeof err), 0);
+	sto_close(env);
+}
+
 static void test_open_errors(void **state)
 {
 	const char *dir = tu_tmpdir();
@@ -763,6 +799,7 @@ int main(void)
 		cmocka_unit_test(test_side_tables),
 		cmocka_unit_test(test_reopen),
 		cmocka_unit_test(test_reopen_wrong_offset),
+		cmocka_unit_test(test_reopen_other_role),
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_grow),
 		cmocka_unit_test(test_commit_after_full_put),
