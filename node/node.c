@@ -389,6 +389,11 @@ int node_start(node *n, char *err, size_t errlen)
 		snprintf(err, errlen, "flusher: %s", er_strerror(rc));
 		return rc;
 	}
+	/* the uplink's state: before any thread starts (status reads it) */
+	if (n->role == NODE_DISTRICT && (rc = node_uplink_new(n, &n->uplink)) != 0) {
+		snprintf(err, errlen, "uplink: %s", er_strerror(rc));
+		return rc;
+	}
 	/* budgets and warnings: before any thread starts (the control thread owns them) */
 	if ((rc = node_warn_open(n, err, errlen)) != 0 || (rc = node_budgets_load(n, err, errlen)) != 0)
 		return rc;
@@ -417,12 +422,7 @@ int node_start(node *n, char *err, size_t errlen)
 	pthread_setname_np(n->gw_thread, "er-gateway");
 	pthread_create(&n->control_thread, NULL, node_control_main, n);
 	pthread_setname_np(n->control_thread, "er-control");
-	if (n->role == NODE_DISTRICT) {
-		if ((rc = node_uplink_new(n, &n->uplink)) != 0) {
-			snprintf(err, errlen, "uplink: %s", er_strerror(rc));
-			n->running = true; /* node_close stops the threads started */
-			return rc;
-		}
+	if (n->uplink != NULL) {
 		pthread_create(&n->uplink_thread, NULL, node_uplink_main, n);
 		pthread_setname_np(n->uplink_thread, "er-uplink");
 	}
