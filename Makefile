@@ -54,7 +54,8 @@ LIB_SRC := proto/codec.c node/er.c node/config.c \
 	aggregate/registry.c aggregate/delta.c aggregate/meter.c aggregate/energy.c aggregate/airstat.c aggregate/aqi.c aggregate/budget.c \
 	store/store.c store/batch.c store/econ.c store/budgets.c store/outbox.c \
 	ingest/gateway.c ingest/worker.c ingest/client.c ingest/owners.c \
-	node/node.c node/flusher.c node/control.c node/report.c node/air.c node/warn.c node/tiers.c node/uplink.c
+	node/node.c node/flusher.c node/control.c node/report.c node/air.c node/warn.c node/tiers.c node/uplink.c node/status.c \
+	api/http.c
 LIB_OBJ := $(PROTO_GEN:.c=.o) $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
 LIB := $(B)/libecoroll.a
 

@@ -86,7 +86,14 @@ typedef struct agg_core_opts {
 } agg_core_opts;
 
 /* Epoch records the core registers besides one per worker. */
-enum { AGG_REC_STORE = 0, AGG_REC_REGISTRY = 1, AGG_REC_READER = 2, AGG_REC_SPARE = 3, AGG_REC_EXTRA = 4 };
+enum {
+	AGG_REC_STORE = 0,
+	AGG_REC_REGISTRY = 1,
+	AGG_REC_READER = 2,
+	AGG_REC_SPARE = 3,
+	AGG_REC_HTTP = 4, /* the HTTP thread (api/http.c) */
+	AGG_REC_EXTRA = 5 /* the count: worker records follow */
+};
 
 int agg_core_new(const agg_core_opts *opts, agg_core **out);
 void agg_core_free(agg_core *core);

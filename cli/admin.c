@@ -9,6 +9,7 @@
  * file not sent), so the server's "file:line: reason" names the user's
  * files. status prints what StatusReply carries, as text or JSON.
  */
+#include "api.h"
 #include "cli.h"
 
 #include "client.h"
@@ -261,28 +262,6 @@ static void status_text(const pb_status_reply *s)
 		printf("  %-*s  %s\n", (int)w, s->notes[i].name, s->notes[i].value);
 }
 
-/* Prometheus text exposition: one gauge or counter per line. */
-static void status_prometheus(const pb_status_reply *s)
-{
-	printf("# TYPE ecoroll_uptime_seconds gauge\necoroll_uptime_seconds %" PRIu64 "\n", s->uptime_s);
-	printf("# TYPE ecoroll_series gauge\necoroll_series %" PRIu64 "\n", s->series);
-	printf("# TYPE ecoroll_db_bytes gauge\necoroll_db_bytes %" PRIu64 "\n", s->db_bytes);
-	for (size_t i = 0; i < s->ncounters; i++)
-		printf("ecoroll_%s %" PRIu64 "\n", s->counters[i].name, s->counters[i].value);
-	for (size_t i = 0; i < s->nsenders; i++) {
-		fputs("ecoroll_sender_high_water{sender=\"", stdout);
-		for (const char *p = s->senders[i].sender; *p; p++) {
-			if (*p == '"' || *p == '\\')
-				putchar('\\');
-			if (*p == '\n')
-				fputs("\\n", stdout);
-			else
-				putchar(*p);
-		}
-		printf("\"} %" PRIu64 "\n", s->senders[i].high_water);
-	}
-}
-
 static void status_json(const pb_status_reply *s)
 {
 	fputs("{\"role\":", stdout);
@@ -354,7 +333,7 @@ int cli_status(int argc, char **argv)
 		if (json)
 			status_json(&rep.u.status_reply);
 		else if (prom)
-			status_prometheus(&rep.u.status_reply);
+			api_prometheus(stdout, &rep.u.status_reply);
 		else
 			status_text(&rep.u.status_reply);
 		ret = CLI_EXIT_OK;

@@ -138,6 +138,8 @@ int node_config_set(node_config *c, const char *s, const char *k, const char *v,
 		c->max_future_skew_s = x;
 	} else if (IS("control", "listen")) {
 		bad = copy(c->control, sizeof c->control, v);
+	} else if (IS("api", "listen")) {
+		bad = copy(c->http_listen, sizeof c->http_listen, v);
 	} else if (IS("aggregate", "flush_ms")) {
 		bad = num(v, 1, 60000, &x);
 		c->flush_ms = (int)x;

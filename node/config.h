@@ -31,6 +31,8 @@ typedef struct node_config {
 	int64_t max_future_skew_s;
 	/* [control] */
 	char control[256];
+	/* [api] */
+	char http_listen[64]; /* "127.0.0.1:7103"; "" serves no HTTP */
 	/* [aggregate] */
 	int flush_ms;
 	bool group_commit;

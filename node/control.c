@@ -60,99 +60,6 @@ static void do_import(node *n, const pb_registry_import *in, pb_msg *reply, agg_
 	*namesp = names;
 }
 
-struct snd_list {
-	pb_sender_state *s;
-	size_t n, cap;
-};
-
-static void on_sender(void *ctx, const ing_sender *snd)
-{
-	struct snd_list *l = ctx;
-	if (er_grow(&l->s, l->n, &l->cap, sizeof *l->s, 16) != 0)
-		return;
-	l->s[l->n].sender = snd->name;
-	l->s[l->n].high_water = atomic_load_explicit(&snd->committed, memory_order_relaxed);
-	l->n++;
-}
-
-#define TIER_COUNTERS 9 /* the outbox and uplink gauges of a district node */
-#define TIER_NOTES 16	/* district nodes listed in a city's status */
-
-/* What a status reply points into, on the control thread's stack. */
-struct status_buf {
-	pb_counter cnt[ING_C_COUNT + NODE_C_COUNT + TIER_COUNTERS];
-	pb_field notes[TIER_NOTES];
-	char text[2 * TIER_NOTES][256];
-	struct snd_list sl;
-};
-
-/* A district node's outbox depth and age and its uplink, as counters (the
- * metrics an operator graphs and alerts on). */
-static size_t tier_counters(node *n, pb_counter *cnt)
-{
-	sto_outbox_info info = {0};
-	node_uplink_state st;
-	sto_txn *t;
-	size_t k = 0;
-
-	if (n->role != NODE_DISTRICT || n->uplink == NULL)
-		return 0;
-	if (sto_read_begin(n->store, &t) == 0) {
-		sto_outbox_info_get(t, &info);
-		sto_abort(t);
-	}
-	node_uplink_state_get(n->uplink, &st);
-	int64_t now = er_now();
-	cnt[k++] = (pb_counter){"outbox_entries", info.entries};
-	cnt[k++] = (pb_counter){"outbox_bytes", info.bytes};
-	/* lag: the oldest entry the city has not acknowledged, in seconds */
-	cnt[k++] = (pb_counter){"uplink_lag_s", info.entries && now > info.oldest ? (uint64_t)(now - info.oldest) : 0};
-	cnt[k++] = (pb_counter){"outbox_next_seq", info.next};
-	cnt[k++] = (pb_counter){"uplink_acked_seq", st.acked};
-	cnt[k++] = (pb_counter){"uplink_sent", st.sent};
-	cnt[k++] = (pb_counter){"uplink_resent", st.resent};
-	cnt[k++] = (pb_counter){"uplink_reconnects", st.reconnects};
-	cnt[k++] = (pb_counter){"uplink_refusals", st.refusals};
-	return k;
-}
-
-static void do_status(node *n, pb_msg *reply, struct status_buf *b)
-{
-	static const char *node_names[NODE_C_COUNT] = {"flushes",      "commits",	  "commit_errors",
-						       "map_grows",    "rows_written",	  "acks_sent",
-						       "warn_commits_seen", "outbox_appended", "outbox_limit_events"};
-	pb_counter *cnt = b->cnt;
-	struct snd_list *sl = &b->sl;
-	size_t k = 0;
-
-	for (int c = 0; c < ING_C_COUNT; c++) {
-		uint64_t sum = 0;
-		for (int w = 0; w <= n->cfg.workers; w++)
-			sum += atomic_load_explicit(&n->stats[w].c[c], memory_order_relaxed);
-		cnt[k].name = ing_counter_name(c);
-		cnt[k++].value = sum;
-	}
-	for (int c = 0; c < NODE_C_COUNT; c++) {
-		cnt[k].name = node_names[c];
-		cnt[k++].value = atomic_load_explicit(&n->c[c], memory_order_relaxed);
-	}
-	k += tier_counters(n, cnt + k);
-	ing_senders_each(n->senders, on_sender, sl);
-	reply->type = PB_STATUS_REPLY;
-	pb_status_reply *r = &reply->u.status_reply;
-	r->role = n->cfg.role;
-	r->uptime_s = (uint64_t)(er_now() - n->started);
-	r->series = agg_registry_count(n->reg, AGG_SERIES);
-	r->flushes = atomic_load(&n->c[NODE_C_FLUSHES]);
-	sto_db_bytes(n->store, &r->db_bytes);
-	r->counters = cnt;
-	r->ncounters = k;
-	r->senders = sl->s;
-	r->nsenders = sl->n;
-	r->notes = b->notes;
-	r->nnotes = node__tier_notes(n, b->notes, TIER_NOTES, b->text);
-}
-
 /* ---- events ---- */
 
 #define EVENTS_DEFAULT 1000 /* events per reply unless asked otherwise */
@@ -473,7 +380,7 @@ static void do_replacement(node *n, const pb_replacement *r, pb_msg *reply, char
 static void handle(node *n, void *sock, zmq_msg_t *id, zmq_msg_t *body)
 {
 	pb_msg req, reply;
-	struct status_buf *sb = NULL;
+	node_status_buf *sb = NULL;
 	agg_import_result ires = {0};
 	struct ev_list evl = {0};
 	node_warn_text *wt = NULL;
@@ -507,13 +414,13 @@ static void handle(node *n, void *sock, zmq_msg_t *id, zmq_msg_t *body)
 			do_import(n, &req.u.registry_import, &reply, &ires, &inames, &why);
 			break;
 		case PB_STATUS_REQUEST:
-			if ((sb = calloc(1, sizeof *sb)) == NULL) {
+			if (node_status(n, AGG_REC_READER, &reply.u.status_reply, &sb) != 0) {
 				reply.type = PB_ACK;
 				reply.u.ack.status = PB_ST_UNAVAILABLE;
 				reply.u.ack.message = "out of memory";
 				break;
 			}
-			do_status(n, &reply, sb);
+			reply.type = PB_STATUS_REPLY;
 			break;
 		case PB_EVENTS_REQUEST: do_events(n, &req.u.events_request, &reply, &evl, &wt, msg, sizeof msg); break;
 		case PB_BUDGET_IMPORT: node_budget_import(n, &req.u.econ_import, &reply, msg, sizeof msg); break;
@@ -576,9 +483,7 @@ static void handle(node *n, void *sock, zmq_msg_t *id, zmq_msg_t *body)
 	node_tbuf_fini(&tbuf);
 	agg_import_result_fini(&ires);
 	free(inames);
-	if (sb != NULL)
-		free(sb->sl.s);
-	free(sb);
+	node_status_buf_free(sb);
 	free(evl.ev);
 	free(evl.warns);
 	free(evl.nodes);

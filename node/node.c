@@ -9,6 +9,7 @@
  */
 #include "node.h"
 
+#include "api.h"
 #include "aqi.h"
 #include "energy.h"
 
@@ -427,6 +428,11 @@ int node_start(node *n, char *err, size_t errlen)
 		pthread_setname_np(n->uplink_thread, "er-uplink");
 	}
 	n->running = true;
+	if (n->cfg.http_listen[0] != 0) {
+		if ((rc = api_http_start(n, n->cfg.http_listen, &n->http, err, errlen)) != 0)
+			return rc; /* node_close stops what was started */
+		er_log(ER_LOG_INFO, "http: GET /metrics on http://%s", n->cfg.http_listen);
+	}
 	return 0;
 }
 
@@ -434,6 +440,8 @@ void node_stop(node *n)
 {
 	if (!n->running)
 		return;
+	api_http_stop(n->http); /* it reads what the threads below keep */
+	n->http = NULL;
 	/* 1. No new frames; each worker gets a stop marker behind the frames
 	 *    it already holds, and finishes them. */
 	ing_gateway_stop(n->gw, ING_STOP_INPUT);

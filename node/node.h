@@ -89,6 +89,7 @@ typedef struct node {
 	ing_owners *owners;	       /* a city node: which district node owns each district */
 	pthread_mutex_t import_lock;   /* one registry import at a time (node/tiers.c says why) */
 	node_uplink *uplink;	       /* a district node */
+	struct api_http *http;	       /* api.listen: GET /metrics (api/http.c) */
 	pthread_t uplink_thread;
 	_Atomic bool stop_uplink;
 	_Atomic bool outbox_recheck; /* the uplink drained an outbox that was over its limit */
@@ -118,6 +119,12 @@ int node_open(node *n, const node_config *cfg, char *err, size_t errlen);
 int node_start(node *n, char *err, size_t errlen);
 void node_stop(node *n);
 void node_close(node *n);
+
+/* status.c: the node's status into *r, whose arrays live in *buf until
+ * node_status_buf_free; record is the caller's epoch record (AGG_REC_*). */
+typedef struct node_status_buf node_status_buf;
+int node_status(node *n, int record, pb_status_reply *r, node_status_buf **buf);
+void node_status_buf_free(node_status_buf *buf);
 
 /* Imports registry CSV texts into the registry and LMDB (all or nothing);
  * _locked when the caller holds import_lock. */
@@ -240,7 +247,7 @@ int node__owners_load(node *n, sto_txn *t);
 int node__announce_import(void *ctx, const char *sender, const pb_registry_import *reg, char *msg, size_t cap);
 /* Status notes: the uplink's state (a district node) or the districts each
  * district node owns (a city node); strings are kept in buf. */
-size_t node__tier_notes(node *n, pb_field *notes, size_t cap, char (*buf)[256]); /* buf: 2 x cap */
+size_t node__tier_notes(node *n, int record, pb_field *notes, size_t cap, char (*buf)[256]); /* buf: 2 x cap */
 
 /* uplink.c: a district node's uplink thread (see the file's comment). */
 int node_uplink_new(node *n, node_uplink **out);

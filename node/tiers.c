@@ -367,7 +367,7 @@ done:
 /* ---- status ---- */
 
 /* buf holds 2 x cap strings: a note's name and value may both be built. */
-size_t node__tier_notes(node *n, pb_field *notes, size_t cap, char (*buf)[256])
+size_t node__tier_notes(node *n, int record, pb_field *notes, size_t cap, char (*buf)[256])
 {
 	size_t k = 0;
 
@@ -385,7 +385,7 @@ size_t node__tier_notes(node *n, pb_field *notes, size_t cap, char (*buf)[256])
 		k++;
 	} else if (n->role == NODE_CITY) {
 		/* One note per district node: its name, and the districts it owns. */
-		ck_epoch_record_t *rec = agg_core_record(n->core, AGG_REC_READER);
+		ck_epoch_record_t *rec = agg_core_record(n->core, record);
 		uint32_t nd = agg_registry_count(n->reg, AGG_DISTRICT);
 		char name[ING_SENDER_MAX + 1];
 		ck_epoch_begin(rec, NULL);

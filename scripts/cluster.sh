@@ -9,8 +9,8 @@
 #   scripts/cluster.sh BUILD_DIR     start, push, report
 #   scripts/cluster.sh --stop        stop the nodes started here
 #
-# Ports: the city 7400 (ingest) and 7401 (control); district node k
-# 74k0 and 74k1. Data, logs and the split registry under var/cluster/.
+# Ports: the city 7400 (ingest), 7401 (control) and 7403 (HTTP /metrics);
+# district node k 74k0, 74k1 and 74k3. Data, logs and the split registry under var/cluster/.
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/nodes.sh
@@ -38,7 +38,7 @@ python3 scripts/split_city.py conf/sample-city "$VAR/split" D01 D02 D03,D04 --re
 
 # The city node: no registry of its own; the district nodes announce theirs.
 "$B/ecorolld" -c conf/ecoroll.ini --role city --name city --data-dir "$VAR/city" \
-	--listen tcp://127.0.0.1:7400 --control tcp://127.0.0.1:7401 --set warnings.publish= \
+	--listen tcp://127.0.0.1:7400 --control tcp://127.0.0.1:7401 --set warnings.publish= --set api.listen=127.0.0.1:7403 \
 	--set registry.districts= --set registry.enterprises= --set registry.meters= --set registry.stations= \
 	--pidfile "$VAR/city.pid" >>"$VAR/city.log" 2>&1 &
 wait_node "$B" tcp://127.0.0.1:7401 $! "$VAR/city.log" "cluster: city"
@@ -48,7 +48,7 @@ for k in 1 2 3; do
 	r=$VAR/split/$k
 	"$B/ecorolld" -c conf/ecoroll.ini --role district --name "dn$k" --upstream tcp://127.0.0.1:7400 \
 		--data-dir "$VAR/dn$k" --listen "tcp://127.0.0.1:74${k}0" --control "tcp://127.0.0.1:74${k}1" \
-		--set warnings.publish= --set "registry.districts=$r/districts.csv" \
+		--set warnings.publish= --set "api.listen=127.0.0.1:74${k}3" --set "registry.districts=$r/districts.csv" \
 		--set "registry.enterprises=$r/enterprises.csv" --set "registry.meters=$r/meters.csv" \
 		--set "registry.stations=$r/stations.csv" --pidfile "$VAR/dn$k.pid" >>"$VAR/dn$k.log" 2>&1 &
 	wait_node "$B" "tcp://127.0.0.1:74${k}1" $! "$VAR/dn$k.log" "cluster: dn$k"
@@ -95,5 +95,10 @@ echo "== The city node's status (district nodes, their high-water marks, what th
 echo
 echo "== District node dn3's uplink"
 "$B/ecoroll" status --control tcp://127.0.0.1:7431 | grep -E 'outbox_|uplink' 
+echo
+echo "== District node dn3's metrics (curl http://127.0.0.1:7433/metrics), the tier's part"
+if command -v curl >/dev/null 2>&1; then
+	curl -s http://127.0.0.1:7433/metrics | grep -E '^ecoroll_(info[{]|(outbox_entries|outbox_bytes|uplink_lag_s|uplink_acked_seq) )'
+fi
 echo
 echo "cluster: four nodes keep running (logs in $VAR). Stop them with: make run-cluster-stop"

@@ -68,6 +68,7 @@ void it_daemon_init(it_daemon *d, const char *tmpdir)
 	snprintf(d->listen, sizeof d->listen, "tcp://127.0.0.1:%d", free_port());
 	snprintf(d->control, sizeof d->control, "tcp://127.0.0.1:%d", free_port());
 	snprintf(d->pub, sizeof d->pub, "tcp://127.0.0.1:%d", free_port());
+	snprintf(d->http, sizeof d->http, "127.0.0.1:%d", free_port());
 }
 
 static const char *bin(const char *name, char *buf, size_t cap)
@@ -120,6 +121,9 @@ int it_daemon_start(it_daemon *d)
 	snprintf(d->pubarg, sizeof d->pubarg, "warnings.publish=%s", d->pub);
 	argv[n++] = "--set";
 	argv[n++] = d->pubarg;
+	snprintf(d->httparg, sizeof d->httparg, "api.listen=%s", d->http);
+	argv[n++] = "--set";
+	argv[n++] = d->httparg;
 	for (int i = 0; d->extra[i] && n < 54; i++)
 		argv[n++] = d->extra[i];
 	argv[n] = NULL;
@@ -256,6 +260,36 @@ int it_query_sum(const char *control, int level, const char *entity, int res, in
 		*nrows = rep.u.query_reply.nrows;
 	pb_msg_fini(&rep);
 	return 0;
+}
+
+int it_http_get(const char *hostport, const char *path, char *out, size_t cap)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	const char *colon = strrchr(hostport, ':');
+	char req[256];
+	size_t n = 0;
+	int fd, code = -1;
+
+	a.sin_port = htons((uint16_t)atoi(colon + 1));
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+		return -1;
+	int len = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n", path, hostport);
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 || write(fd, req, (size_t)len) != len) {
+		close(fd);
+		return -1;
+	}
+	/* HTTP/1.0: the server closes the connection after the body */
+	for (ssize_t r; n < cap - 1 && (r = read(fd, out + n, cap - 1 - n)) > 0;)
+		n += (size_t)r;
+	out[n] = 0;
+	close(fd);
+	if (sscanf(out, "HTTP/1.%*d %d", &code) != 1)
+		return -1;
+	char *body = strstr(out, "\r\n\r\n");
+	if (body != NULL)
+		memmove(out, body + 4, strlen(body + 4) + 1);
+	return code;
 }
 
 uint64_t it_counter(const char *control, const char *name)

@@ -19,6 +19,8 @@ typedef struct it_daemon {
 	char control[64]; /* tcp://127.0.0.1:Q */
 	char pub[64];	  /* warnings.publish: tcp://127.0.0.1:R */
 	char pubarg[96];
+	char http[32];	  /* api.listen: 127.0.0.1:S */
+	char httparg[64];
 	char log[600];
 	const char *extra[32]; /* more ecorolld arguments, NULL-terminated */
 } it_daemon;
@@ -41,6 +43,10 @@ int it_wait(pid_t pid);
 /* Sum of a query's rows' sums (micro-units); rows counted in *nrows. */
 int it_query_sum(const char *control, int level, const char *entity, int res, int64_t from, int64_t to,
 		 const char *carrier, er_fx *sum, size_t *nrows);
+/* GET http://HOSTPORT/PATH: the status code, the body into out (NUL-
+ * terminated, cut at cap - 1); -1 when the node does not answer. */
+int it_http_get(const char *hostport, const char *path, char *out, size_t cap);
+
 /* One counter from the status reply; UINT64_MAX when missing. */
 uint64_t it_counter(const char *control, const char *name);
 

@@ -317,6 +317,19 @@ static void test_three_districts_agree(void **state)
 	/* three district nodes, each announced once */
 	assert_int_equal(it_counter(city.control, "announcements"), 3);
 	assert_int_equal(it_counter(city.control, "rollup_batches_refused"), 0);
+
+	/* the same as metrics, over HTTP */
+	static char body[65536];
+	assert_int_equal(it_http_get(city.http, "/metrics", body, sizeof body), 200);
+	assert_non_null(strstr(body, "ecoroll_info{role=\"city\"} 1\n"));
+	assert_non_null(strstr(body, "ecoroll_announcements 3\n"));
+	assert_non_null(strstr(body, "ecoroll_district_owner{node=\"dn3\",district=\"D03\"} 1\n"));
+	assert_non_null(strstr(body, "ecoroll_sender_high_water{sender=\"dn1\"}"));
+	assert_int_equal(it_http_get(dn[0].http, "/metrics", body, sizeof body), 200);
+	assert_non_null(strstr(body, "ecoroll_outbox_entries 0\n"));
+	assert_non_null(strstr(body, "# TYPE ecoroll_uplink_lag_s gauge\necoroll_uplink_lag_s 0\n"));
+	assert_non_null(strstr(body, "uplink=\"idle\""));
+	assert_int_equal(it_http_get(dn[0].http, "/nothing", body, sizeof body), 404);
 }
 
 static bool has_outbox_event(const char *control, const char *status)
@@ -353,6 +366,10 @@ static void test_city_away(void **state)
 		assert_true(it_counter(dn[k].control, "outbox_entries") > 0);
 	assert_true(it_counter(dn[0].control, "outbox_bytes") > 16 * 1024);
 	assert_true(has_outbox_event(dn[0].control, "open"));
+	static char body[65536];
+	assert_int_equal(it_http_get(dn[0].http, "/metrics", body, sizeof body), 200);
+	assert_null(strstr(body, "ecoroll_outbox_entries 0\n"));
+	assert_non_null(strstr(body, "ecoroll_outbox_entries "));
 	assert_int_equal(it_daemon_start(&city), 0);
 	wait_drained();
 	city_agrees();
