@@ -77,7 +77,7 @@ PY
 # ---- ecoroll ----
 EP=tcp://127.0.0.1:$(port)
 CP=tcp://127.0.0.1:$(port)
-"$B/ecorolld" -c conf/ecoroll.ini --data-dir "$T/er" --listen "$EP" --control "$CP" >"$T/ecorolld.log" 2>&1 &
+"$B/ecorolld" -c conf/ecoroll.ini --data-dir "$T/er" --listen "$EP" --control "$CP" --set api.listen= >"$T/ecorolld.log" 2>&1 &
 ERPID=$!
 i=0
 until "$B/ecoroll" status --control "$CP" >/dev/null 2>&1; do
