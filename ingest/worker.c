@@ -370,6 +370,20 @@ static bool fits(ing_worker *w, void *out, zmq_msg_t *id, uint64_t seq, size_t n
 	return false;
 }
 
+/* The end of every applied batch: its ack (m) is logged into table t with
+ * its effects, the sender's applied mark moves to seq, and the worker
+ * leaves the table; the store thread sends the ack after the commit. */
+static void close_batch(ing_worker *w, agg_delta *t, ing_sender *snd, uint64_t seq, zmq_msg_t *id, const pb_msg *m)
+{
+	uint8_t *ack;
+	size_t acklen;
+	if (pb_encode(m, &ack, &acklen) != 0 || log_ack(t, w->id, snd, seq, id, ack, acklen) != 0)
+		abort(); /* out of memory with half a batch applied */
+	free(ack);
+	snd->applied = seq;
+	agg_core_leave(w->core, w->id);
+}
+
 /* Go-back-N (see the top of this file): the sender when seq is the next
  * one to apply, NULL when the frame was answered (or is awaiting its ack). */
 static ing_sender *next_in_order(ing_worker *w, void *out, zmq_msg_t *id, const char *sender, uint64_t seq)
@@ -455,13 +469,7 @@ static void on_econ(ing_worker *w, void *out, zmq_msg_t *id, const pb_econ_batch
 	m.u.ack.accepted = accepted;
 	m.u.ack.rejected = rejected;
 	m.u.ack.message = msg;
-	uint8_t *ack;
-	size_t acklen;
-	if (pb_encode(&m, &ack, &acklen) != 0 || log_ack(t, w->id, snd, b->seq, id, ack, acklen) != 0)
-		abort(); /* out of memory with half a batch applied */
-	free(ack);
-	snd->applied = b->seq;
-	agg_core_leave(w->core, w->id);
+	close_batch(w, t, snd, b->seq, id, &m);
 	bump(w, ING_C_BATCHES, 1);
 	free(rows.r);
 	free(rows.codes);
@@ -517,13 +525,7 @@ static void on_batch(ing_worker *w, void *out, zmq_msg_t *id, const pb_batch *b)
 		rc->first_index = v.first[r];
 		rc->first_series = v.first_series[r];
 	}
-	uint8_t *ack;
-	size_t acklen;
-	if (pb_encode(&m, &ack, &acklen) != 0 || log_ack(t, w->id, snd, b->seq, id, ack, acklen) != 0)
-		abort(); /* out of memory with half a batch applied */
-	free(ack);
-	snd->applied = b->seq;
-	agg_core_leave(w->core, w->id);
+	close_batch(w, t, snd, b->seq, id, &m);
 
 	bump(w, ING_C_BATCHES, 1);
 	bump(w, ING_C_READINGS, b->n);
@@ -714,13 +716,7 @@ static void on_rollup(ing_worker *w, void *out, zmq_msg_t *id, const pb_rollup_b
 	m.u.ack.status = PB_ST_OK;
 	m.u.ack.expected = b->seq + 1;
 	m.u.ack.accepted = b->nrows + b->necon + b->nevents;
-	uint8_t *ack;
-	size_t acklen;
-	if (pb_encode(&m, &ack, &acklen) != 0 || log_ack(t, w->id, snd, b->seq, id, ack, acklen) != 0)
-		abort(); /* out of memory with half a batch applied */
-	free(ack);
-	snd->applied = b->seq;
-	agg_core_leave(w->core, w->id);
+	close_batch(w, t, snd, b->seq, id, &m);
 	bump(w, ING_C_ROLLUP_BATCHES, 1);
 	bump(w, ING_C_ROLLUP_ROWS, b->nrows);
 	free(recs);
