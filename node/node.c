@@ -392,7 +392,11 @@ int node_start(node *n, char *err, size_t errlen)
 	}
 	/* the uplink's state: before any thread starts (status reads it) */
 	if (n->role == NODE_DISTRICT && (rc = node_uplink_new(n, &n->uplink)) != 0) {
-		snprintf(err, errlen, "uplink: %s", er_strerror(rc));
+		if (rc == ER_EINVAL)
+			snprintf(err, errlen, "uplink.upstream = %s is not a ZeroMQ endpoint (e.g. tcp://city-host:7100)",
+				 n->cfg.upstream);
+		else
+			snprintf(err, errlen, "uplink: %s", er_strerror(rc));
 		return rc;
 	}
 	/* budgets and warnings: before any thread starts (the control thread owns them) */
